@@ -1,0 +1,1 @@
+"""emoclip-clinic."""
