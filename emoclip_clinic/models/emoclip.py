@@ -1,0 +1,128 @@
+"""EmoCLIP: a CLIP image encoder applied per frame, a temporal transformer, a CLIP text encoder.
+
+The video embedding is the CLS output of the temporal transformer over the per-frame image
+embeddings (after CLIP's visual projection, before normalisation), as in the paper (Sec. III-B)
+and the authors' code. The contrastive loss lives in :mod:`emoclip_clinic.train`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from emoclip_clinic.models.config import EmoCLIPConfig
+from emoclip_clinic.models.temporal import TemporalTransformer
+
+
+class EmoCLIPOutput(NamedTuple):
+    """What :meth:`EmoCLIP.forward` returns."""
+
+    video_embeddings: torch.Tensor  # (B, D), L2-normalised
+    text_embeddings: torch.Tensor  # (N, D), L2-normalised
+    logit_scale: torch.Tensor  # scalar, exp of the clamped learnable log temperature
+
+
+class EmoCLIP(nn.Module):
+    """Video-text model: ``clip`` (open_clip CLIP or CustomTextCLIP) plus ``temporal``.
+
+    Args:
+        clip: an open_clip model with ``encode_image`` and ``encode_text``.
+        config: the architecture this model was built from (kept for checkpoints).
+        embed_dim: width of the joint embedding space (open_clip's ``embed_dim``).
+    """
+
+    def __init__(self, clip: nn.Module, config: EmoCLIPConfig, embed_dim: int) -> None:
+        super().__init__()
+        self.config = config
+        self.clip = clip
+        self.embed_dim = embed_dim
+        self.temporal = TemporalTransformer(embed_dim, config.temporal)
+        # Own learnable temperature (log scale), initialised like CLIP's; open_clip's own
+        # `clip.logit_scale` stays in the state dict for weight compatibility but is unused.
+        self.logit_scale = nn.Parameter(torch.tensor(float(config.init_logit_scale)))
+        self.backbone_frozen = False
+
+    # -- backbone control -------------------------------------------------------------------
+    def freeze_backbone(self, frozen: bool = True) -> None:
+        """Freeze (or unfreeze) the CLIP image and text towers.
+
+        A frozen backbone gets no gradients and runs in eval mode (no dropout), which also
+        saves the memory of its activations during training.
+        """
+        self.backbone_frozen = frozen
+        for param in self.clip.parameters():
+            param.requires_grad_(not frozen)
+        self.clip.logit_scale.requires_grad_(False)
+        if frozen:
+            self.clip.eval()
+
+    def train(self, mode: bool = True) -> EmoCLIP:
+        """Set training mode; a frozen backbone always stays in eval mode."""
+        super().train(mode)
+        if self.backbone_frozen:
+            self.clip.eval()
+        return self
+
+    def backbone_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters of the CLIP towers that are trained (empty when frozen)."""
+        return (
+            p for n, p in self.clip.named_parameters() if p.requires_grad and n != "logit_scale"
+        )
+
+    def head_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters trained from scratch: the temporal module and the temperature."""
+        yield from self.temporal.parameters()
+        yield self.logit_scale
+
+    def _backbone_context(self) -> contextlib.AbstractContextManager[None]:
+        return torch.no_grad() if self.backbone_frozen else contextlib.nullcontext()
+
+    # -- encoders ---------------------------------------------------------------------------
+    def encode_frames(self, images: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of preprocessed images (N, C, H, W) -> (N, D), unnormalised."""
+        with self._backbone_context():
+            return self.clip.encode_image(images)
+
+    def encode_video(
+        self,
+        video: torch.Tensor,
+        frame_mask: torch.Tensor | None = None,
+        normalize: bool = False,
+    ) -> torch.Tensor:
+        """Embed preprocessed clips (B, T, C, H, W) -> (B, D).
+
+        Args:
+            video: clips of T frames each, already resized and normalised.
+            frame_mask: optional (B, T) boolean, False where a frame is padding.
+            normalize: return L2-normalised embeddings.
+        """
+        if video.ndim != 5:
+            raise ValueError(f"video must be (B, T, C, H, W), got shape {tuple(video.shape)}")
+        batch, frames = video.shape[:2]
+        per_frame = self.encode_frames(video.flatten(0, 1)).view(batch, frames, -1)
+        embedding = self.temporal.video_embedding(per_frame, frame_mask)
+        return nn.functional.normalize(embedding, dim=-1) if normalize else embedding
+
+    def encode_text(self, tokens: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+        """Embed tokenised text (N, L) -> (N, D)."""
+        with self._backbone_context():
+            embedding = self.clip.encode_text(tokens)
+        return nn.functional.normalize(embedding, dim=-1) if normalize else embedding
+
+    def scale(self) -> torch.Tensor:
+        """The temperature: exp of the log scale clamped to ``config.max_logit_scale``."""
+        return self.logit_scale.clamp(max=self.config.max_logit_scale).exp()
+
+    def forward(
+        self, video: torch.Tensor, tokens: torch.Tensor, frame_mask: torch.Tensor | None = None
+    ) -> EmoCLIPOutput:
+        """Embed clips and texts; both normalised, plus the temperature."""
+        return EmoCLIPOutput(
+            self.encode_video(video, frame_mask, normalize=True),
+            self.encode_text(tokens, normalize=True),
+            self.scale(),
+        )
