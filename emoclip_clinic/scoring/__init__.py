@@ -1,0 +1,1 @@
+"""Interview scoring: scales, labels, ..."""
