@@ -1,38 +1,38 @@
 """EmoCLIP models: configs, the video-text model, builders and checkpoints.
 
-Importing this package imports torch and open_clip; the config registry alone
-(:mod:`emoclip_clinic.models.config`) does not.
+Names are imported lazily (PEP 562) so that the config registry
+(:mod:`emoclip_clinic.models.config`) can be used without importing torch and open_clip.
 """
 
-from emoclip_clinic.models.build import (
-    create_emoclip,
-    get_preprocess_cfg,
-    get_tokenizer,
-    resolve_config,
-)
-from emoclip_clinic.models.config import (
-    BackboneConfig,
-    EmoCLIPConfig,
-    TemporalConfig,
-    add_model_dir,
-    get_model_config,
-    list_models,
-)
-from emoclip_clinic.models.emoclip import EmoCLIP, EmoCLIPOutput
-from emoclip_clinic.models.temporal import TemporalTransformer
+from __future__ import annotations
 
-__all__ = [
-    "BackboneConfig",
-    "EmoCLIP",
-    "EmoCLIPConfig",
-    "EmoCLIPOutput",
-    "TemporalConfig",
-    "TemporalTransformer",
-    "add_model_dir",
-    "create_emoclip",
-    "get_model_config",
-    "get_preprocess_cfg",
-    "get_tokenizer",
-    "list_models",
-    "resolve_config",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "create_emoclip": "build",
+    "get_preprocess_cfg": "build",
+    "get_tokenizer": "build",
+    "resolve_config": "build",
+    "BackboneConfig": "config",
+    "EmoCLIPConfig": "config",
+    "TemporalConfig": "config",
+    "add_model_dir": "config",
+    "get_model_config": "config",
+    "list_models": "config",
+    "EmoCLIP": "emoclip",
+    "EmoCLIPOutput": "emoclip",
+    "TemporalTransformer": "temporal",
+    "load_checkpoint": "checkpoints",
+    "save_checkpoint": "checkpoints",
+    "load_authors_checkpoint": "checkpoints",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'emoclip_clinic.models' has no attribute {name!r}")
+    module = importlib.import_module(f"emoclip_clinic.models.{_EXPORTS[name]}")
+    return getattr(module, name)

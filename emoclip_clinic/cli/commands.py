@@ -1,0 +1,5 @@
+"""Registration of every command; each lives in its own module and calls one library function."""
+
+from __future__ import annotations
+
+from emoclip_clinic.cli import models_cmd, placeholders  # noqa: F401

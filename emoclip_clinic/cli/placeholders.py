@@ -1,0 +1,48 @@
+"""Commands whose features have not landed yet: each exits 2 with one line saying so."""
+
+from __future__ import annotations
+
+import typer
+
+from emoclip_clinic.cli import app, not_available
+
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _placeholder(name: str, summary: str, issue: str) -> None:
+    def command(ctx: typer.Context) -> None:
+        not_available(name, issue)
+
+    command.__doc__ = f"{summary}\n\nNot available yet ({issue})."
+    app.command(name, context_settings=_PASS_THROUGH)(command)
+
+
+# name -> (one-line summary, the issue that brings it); entries leave as features land.
+PLACEHOLDERS: dict[str, tuple[str, str]] = {
+    name: (summary, issue)
+    for name, summary, issue in (
+        ("pretrain", "Contrastive video-text pretraining of EmoCLIP.", "pretraining issue"),
+        (
+            "zeroshot",
+            "Zero-shot facial expression recognition from class descriptions.",
+            "zero-shot issue",
+        ),
+        (
+            "embed",
+            "Cut recordings into clips, track the face, store clip embeddings.",
+            "scoring issue",
+        ),
+        ("score", "Score one interview recording with a trained head.", "scoring issue"),
+        ("loocv", "Leave-one-patient-out cross-validation of the symptom head.", "scoring issue"),
+        ("train-head", "Fit the symptom head on a whole cohort and save it.", "scoring issue"),
+        ("report", "Render clinician HTML reports from loocv and score outputs.", "reports issue"),
+        (
+            "synth",
+            "Make the synthetic face world: captioned clips and interview cohorts.",
+            "synthetic-world issue",
+        ),
+        ("demo", "Run the whole chain on the embedded synthetic world.", "demo issue"),
+    )
+}
+for _name, (_summary, _issue) in PLACEHOLDERS.items():
+    _placeholder(_name, _summary, _issue)
