@@ -118,7 +118,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 def _codes(labels: Any, classes: Sequence[Any], name: str) -> np.ndarray:
     """Class index of each label; DataError naming labels that are not in ``classes``."""
     values = np.asarray(labels, dtype=object).reshape(-1)
-    codes = np.asarray(pd.Categorical(values, categories=list(classes)).codes)
+    codes = pd.Index(list(classes), dtype=object).get_indexer(values)
     unknown = pd.unique(values[codes < 0])
     if unknown.size:
         shown = ", ".join(repr(v) for v in unknown[:5])
@@ -242,12 +242,32 @@ def classification_metrics(
 
     Raises:
         DataError: If labels are not among ``classes``, lengths differ or scores are invalid.
-        ConfigError: If neither ``y_pred`` nor ``scores`` is given, or ``scores`` come without
-            ``classes``.
+        ConfigError: If neither ``y_pred`` nor ``scores`` is given, ``scores`` come without
+            ``classes``, or ``confidence`` is not in (0, 1).
     """
+    if not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be between 0 and 1, got {confidence}")
     truth = np.asarray(y_true, dtype=object).reshape(-1)
+    classes = _class_order(truth, y_pred, scores, classes)
+    true_codes = _codes(truth, classes, "y_true")
+    score_array = None if scores is None else _validated_scores(scores, truth.size, len(classes))
+    pred_codes = (
+        np.argmax(score_array, axis=1) if y_pred is None else _codes(y_pred, classes, "y_pred")
+    )
+    group_labels = np.arange(truth.size) if groups is None else np.asarray(groups).reshape(-1)
+    for name, size in (("predictions", pred_codes.size), ("group labels", group_labels.size)):
+        if size != truth.size:
+            raise DataError(f"{truth.size} true labels but {size} {name}")
+    settings = (n_boot, seed, confidence, ci_method)
+    return _metrics_from_codes(true_codes, pred_codes, score_array, classes, group_labels, settings)
+
+
+def _class_order(truth: np.ndarray, y_pred: Any, scores: Any, classes: Any) -> list[Any]:
+    """The fixed class order: as given, or the sorted labels seen when there are no scores."""
     if y_pred is None and scores is None:
         raise ConfigError("give predicted labels (y_pred), scores, or both")
+    if truth.size == 0:
+        raise DataError("no samples to evaluate")
     if classes is None:
         if scores is not None:
             raise ConfigError("scores need the class order: pass classes=[...]")
@@ -255,27 +275,7 @@ def classification_metrics(
     classes = list(classes)
     if len(set(classes)) != len(classes):
         raise ConfigError(f"classes contain duplicates: {classes}")
-    if truth.size == 0:
-        raise DataError("no samples to evaluate")
-    true_codes = _codes(truth, classes, "y_true")
-    score_array = None if scores is None else _validated_scores(scores, truth.size, len(classes))
-    if y_pred is None:
-        pred_codes = np.argmax(score_array, axis=1)
-    else:
-        pred_codes = _codes(y_pred, classes, "y_pred")
-    if pred_codes.size != truth.size:
-        raise DataError(f"{truth.size} true labels but {pred_codes.size} predictions")
-    group_labels = np.arange(truth.size) if groups is None else np.asarray(groups).reshape(-1)
-    if group_labels.size != truth.size:
-        raise DataError(f"{truth.size} samples but {group_labels.size} group labels")
-    return _metrics_from_codes(
-        true_codes,
-        pred_codes,
-        score_array,
-        classes,
-        group_labels,
-        (n_boot, seed, confidence, ci_method),
-    )
+    return classes
 
 
 def _metrics_from_codes(
