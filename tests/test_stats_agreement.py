@@ -11,7 +11,7 @@ import pingouin
 import pytest
 from scipy import stats
 
-from emoclip_clinic.errors import DataError
+from emoclip_clinic.errors import ConfigError, DataError
 from emoclip_clinic.stats import STATISTICS, agreement_table, item_agreement
 
 T_975_DF3 = 3.182446305284263  # Student t 0.975 quantile, 3 df (tables)
@@ -248,3 +248,11 @@ def test_agreement_table_accepts_arrays_with_item_names():
     )
     assert table.at["B", "bias"] == pytest.approx(table.at["A", "bias"] + 1)
     assert np.isnan(table.at["A", "mae_boot_low"])  # no bootstrap requested
+
+
+def test_invalid_options_raise_config_error():
+    pred, rated, patients = _scores(13, n=10)
+    with pytest.raises(ConfigError, match="'bootstrap'"):
+        item_agreement(pred, rated, patients, n_boot=0, ci_method="bootstrap")
+    with pytest.raises(ConfigError, match="confidence"):
+        item_agreement(pred, rated, patients, confidence=95)

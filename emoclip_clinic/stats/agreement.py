@@ -32,6 +32,7 @@ from emoclip_clinic.errors import ConfigError, DataError
 from emoclip_clinic.stats.bootstrap import (
     CIMethod,
     bootstrap_counts,
+    check_method,
     cluster_codes,
     interval_from_replicates,
     jackknife_weights,
@@ -293,6 +294,7 @@ def item_agreement(
     """
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must be between 0 and 1, got {confidence}")
+    check_method(ci_method)
     x, y, ids = _validated_arrays(pred, rated, patient_ids, item)
     n = len(x)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -38,6 +38,7 @@ __all__ = [
     "BootstrapInterval",
     "CIMethod",
     "bootstrap_counts",
+    "check_method",
     "cluster_codes",
     "interval_from_replicates",
     "jackknife_weights",
@@ -123,6 +124,12 @@ def _bca_levels(
     return levels[0], levels[1]
 
 
+def check_method(method: str) -> None:
+    """Raise ConfigError unless ``method`` is "percentile" or "bca"."""
+    if method not in ("percentile", "bca"):
+        raise ConfigError(f"unknown bootstrap CI method '{method}'; use 'percentile' or 'bca'")
+
+
 def interval_from_replicates(
     replicates: np.ndarray,
     estimate: float,
@@ -145,8 +152,7 @@ def interval_from_replicates(
     Raises:
         ConfigError: If ``method`` is unknown.
     """
-    if method not in ("percentile", "bca"):
-        raise ConfigError(f"unknown bootstrap CI method '{method}'; use 'percentile' or 'bca'")
+    check_method(method)
     valid = replicates[np.isfinite(replicates)]
     nan = float("nan")
     if replicates.size == 0:

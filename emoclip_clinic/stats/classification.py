@@ -36,6 +36,7 @@ from emoclip_clinic.errors import ConfigError, DataError
 from emoclip_clinic.stats.bootstrap import (
     CIMethod,
     bootstrap_counts,
+    check_method,
     cluster_codes,
     interval_from_replicates,
 )
@@ -247,6 +248,7 @@ def classification_metrics(
     """
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must be between 0 and 1, got {confidence}")
+    check_method(ci_method)
     truth = np.asarray(y_true, dtype=object).reshape(-1)
     classes = _class_order(truth, y_pred, scores, classes)
     true_codes = _codes(truth, classes, "y_true")
