@@ -1,0 +1,62 @@
+"""Process-group set-up for multi-GPU and multi-node training launched by ``torchrun``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits in the job."""
+
+    rank: int = 0  # global rank
+    world_size: int = 1  # number of processes
+    local_rank: int = 0  # rank on this node (selects the GPU)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))  # compute device
+
+    @property
+    def is_main(self) -> bool:
+        """Only the main process writes files and draws progress bars."""
+        return self.rank == 0
+
+
+def setup_distributed(device: str = "auto") -> DistInfo:
+    """Join the process group that ``torchrun`` describes in the environment, if any.
+
+    Args:
+        device: "auto" (the local GPU if there is one, else CPU), "cpu" or "cuda".
+
+    Returns:
+        This process's rank, world size and device. Without ``torchrun`` (no ``WORLD_SIZE``
+        in the environment) a single process on ``device``.
+    """
+    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo(device=torch.device("cuda" if use_cuda else "cpu"))
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    target = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
+    return DistInfo(rank, world, local, target)
+
+
+def cleanup_distributed() -> None:
+    """Leave the process group (a no-op for a single process)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def broadcast_flag(flag: bool) -> bool:
+    """Make every process agree with the main process's ``flag``."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return flag
+    value = torch.tensor([int(flag)])
+    dist.broadcast(value, src=0)
+    return bool(value.item())

@@ -1,0 +1,94 @@
+"""Embedding a clip dataset and text-video retrieval metrics."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from emoclip_clinic.data.dataset import ClipDataset, collate_clips
+from emoclip_clinic.models.build import Tokenizer
+from emoclip_clinic.models.emoclip import EmoCLIP
+from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
+
+
+@dataclass
+class EmbeddedSet:
+    """Normalised embeddings of a dataset's clips and captions, row-aligned."""
+
+    video: torch.Tensor  # (N, D)
+    text: torch.Tensor  # (N, D)
+    indices: list[int]  # dataset indices of the rows (failed clips are absent)
+    failed: list[tuple[int, str]]  # (index, reason) of clips that could not be read
+
+
+def autocast_for(device: torch.device) -> contextlib.AbstractContextManager[None]:
+    """bf16 autocast on CUDA (as in training); full precision on CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def embed_dataset(
+    model: EmoCLIP,
+    dataset: ClipDataset,
+    tokenizer: Tokenizer,
+    batch_size: int = 32,
+    workers: int = 0,
+    device: torch.device | None = None,
+    progress: ProgressHook = NO_PROGRESS,
+    task: str = "embed",
+) -> EmbeddedSet:
+    """Embed every clip (centred window, no augmentation) and every caption of ``dataset``."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loader = DataLoader(
+        dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_clips
+    )
+    videos, texts, indices, failed = [], [], [], []
+    progress.start(task, total=len(loader), unit="batch")
+    for batch in loader:
+        failed.extend(batch["failed"])
+        if "video" in batch:
+            with autocast_for(device):
+                videos.append(model.encode_video(batch["video"].to(device), normalize=True).float())
+                tokens = tokenizer(batch["caption"]).to(device)
+                texts.append(model.encode_text(tokens, normalize=True).float())
+            indices.extend(batch["index"].tolist())
+        progress.advance(task)
+    progress.end(task)
+    model.train(was_training)
+    dim = model.embed_dim
+    return EmbeddedSet(
+        torch.cat(videos) if videos else torch.empty(0, dim),
+        torch.cat(texts) if texts else torch.empty(0, dim),
+        indices,
+        failed,
+    )
+
+
+def retrieval_metrics(video: torch.Tensor, text: torch.Tensor) -> dict[str, float]:
+    """Recall@K (K = 1, 5, 10) and median rank, text-to-video and video-to-text.
+
+    Row i of ``text`` describes row i of ``video``. Chance R@1 is 1/N.
+    """
+    n = video.shape[0]
+    if n == 0:
+        return {"n": 0}
+    similarity = (text @ video.T).cpu().numpy()  # (captions, clips)
+    metrics: dict[str, float] = {"n": n, "chance_r1": 1.0 / n}
+    for name, sim in (("t2v", similarity), ("v2t", similarity.T)):
+        # Rank of the true partner: how many candidates score strictly higher.
+        ranks = (sim > np.diag(sim)[:, None]).sum(axis=1) + 1
+        for k in (1, 5, 10):
+            metrics[f"{name}_r{k}"] = float(np.mean(ranks <= k))
+        metrics[f"{name}_median_rank"] = float(np.median(ranks))
+    metrics["mean_recall"] = float(
+        np.mean([metrics[f"{d}_r{k}"] for d in ("t2v", "v2t") for k in (1, 5, 10)])
+    )
+    return metrics

@@ -1,0 +1,65 @@
+"""The contrastive objective of EmoCLIP (paper, Sec. III-A): symmetric cross-entropy over the
+in-batch matrix of scaled cosine similarities between clip and caption embeddings.
+
+Under DDP every process gathers the embeddings of all processes and computes the loss over
+the whole global batch, so every process's clips count as negatives everywhere. The gathered
+copies of other processes' embeddings are constants; only the local shard carries gradients.
+Each process therefore holds the exact gradient of the global loss with respect to its own
+shard; DDP sums them (and divides by the world size, which :func:`backward_scale` undoes), so
+an update equals one process training on the whole global batch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+
+def world_size() -> int:
+    """Number of processes in the default process group (1 without one)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return 1
+
+
+def backward_scale() -> float:
+    """Factor to multiply the loss by before ``backward`` so that DDP's gradient mean becomes
+    the gradient of the global-batch loss (see the module docstring)."""
+    return float(world_size())
+
+
+def gather_with_local_grad(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` from every process in rank order; only the local part keeps its grad.
+
+    Without an initialised process group this returns ``x`` unchanged.
+    """
+    if world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(world_size())]
+    dist.all_gather(parts, x.detach().contiguous())
+    parts[dist.get_rank()] = x
+    return torch.cat(parts, dim=0)
+
+
+def contrastive_loss(
+    video_embeddings: torch.Tensor,
+    text_embeddings: torch.Tensor,
+    logit_scale: torch.Tensor,
+) -> torch.Tensor:
+    """Symmetric InfoNCE over the global batch.
+
+    Args:
+        video_embeddings: (B, D) L2-normalised clip embeddings of this process.
+        text_embeddings: (B, D) L2-normalised caption embeddings; row i describes clip i.
+        logit_scale: the temperature (already exponentiated).
+
+    Returns:
+        The mean of the clip-to-caption and caption-to-clip cross-entropies over the global
+        batch: the same value on every process, and the same as one process would compute.
+    """
+    all_video = gather_with_local_grad(video_embeddings)
+    all_text = gather_with_local_grad(text_embeddings)
+    logits = logit_scale * all_video @ all_text.T  # (N, N), N = global batch
+    targets = torch.arange(logits.shape[0], device=logits.device)
+    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2

@@ -1,0 +1,342 @@
+"""Contrastive video-text pretraining of EmoCLIP on sample-level captions (paper, Sec. III-IV).
+
+One function, :func:`pretrain`, runs a whole job: read the MAFW-layout data set, hold out a
+validation split of the training identities, train with SGD over the symmetric contrastive
+loss, evaluate text-video retrieval on the validation split after every epoch, checkpoint every
+epoch, keep the best epoch (validation only, never the test fold), and finally report retrieval
+on the test fold. It runs as one process or under ``torchrun`` (DDP).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from emoclip_clinic.data.dataset import ClipDataset, ClipSampling, collate_clips, neutral_captions
+from emoclip_clinic.data.mafw import read_mafw
+from emoclip_clinic.data.samples import VideoSample
+from emoclip_clinic.data.transforms import AugmentConfig, ClipTransform
+from emoclip_clinic.errors import DataError
+from emoclip_clinic.fileio import write_json_atomic
+from emoclip_clinic.models.build import create_emoclip, get_preprocess_cfg, get_tokenizer
+from emoclip_clinic.models.checkpoints import load_checkpoint, save_checkpoint
+from emoclip_clinic.models.emoclip import EmoCLIP
+from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
+from emoclip_clinic.provenance import package_versions, sha256_file
+from emoclip_clinic.train.config import PretrainConfig
+from emoclip_clinic.train.distributed import DistInfo, cleanup_distributed, setup_distributed
+from emoclip_clinic.train.evaluate import autocast_for, embed_dataset, retrieval_metrics
+from emoclip_clinic.train.loss import backward_scale, contrastive_loss
+from emoclip_clinic.train.rundir import RunFolder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Splits:
+    """Training, validation and test samples of one fold."""
+
+    train: list[VideoSample]
+    val: list[VideoSample]
+    test: list[VideoSample]
+    notes: list[str] = field(default_factory=list)  # what the readers could not use
+
+
+@dataclass
+class PretrainResult:
+    """What a finished run reports."""
+
+    run_dir: str  # the run folder
+    best_epoch: int  # epoch whose checkpoint is in best/
+    val: dict[str, float]  # validation retrieval of the best epoch
+    test: dict[str, float]  # test-fold retrieval of the best checkpoint
+    skipped: int  # clips that could not be decoded
+
+
+def split_validation(
+    samples: list[VideoSample], fraction: float, seed: int
+) -> tuple[list[VideoSample], list[VideoSample]]:
+    """Hold out ``fraction`` of the groups (identities; samples when unknown) for validation."""
+    if fraction <= 0:
+        return samples, []
+    keys = sorted({s.group or s.sample_id for s in samples})
+    rng = np.random.default_rng(seed)
+    held = set(rng.permutation(keys)[: max(1, round(len(keys) * fraction))].tolist())
+    train = [s for s in samples if (s.group or s.sample_id) not in held]
+    val = [s for s in samples if (s.group or s.sample_id) in held]
+    return train, val
+
+
+def load_splits(config: PretrainConfig) -> Splits:
+    """Read the fold, keep captioned samples, and carve the validation split.
+
+    Raises:
+        DataError: missing annotation files, or no usable captioned training sample.
+    """
+    train, train_report = read_mafw(config.data_root, config.fold, "train", config.label_type)
+    test, test_report = read_mafw(config.data_root, config.fold, "test", config.label_type)
+    notes = [train_report.summary(), test_report.summary()]
+    usable = [s for s in train if s.caption or s.labels == ("neutral",)]
+    if len(usable) < len(train):
+        notes.append(f"{len(train) - len(usable)} training clips have no caption and are not used")
+    if len(usable) < 2:
+        raise DataError(f"{train_report.source}: fewer than 2 captioned training clips")
+    train_part, val = split_validation(usable, config.val_fraction, config.seed)
+    return Splits(train_part, val, test, notes)
+
+
+def build_optimizer(model: EmoCLIP, config: PretrainConfig) -> torch.optim.Optimizer:
+    """SGD (or AdamW) with the temporal module at ``lr``, a fine-tuned backbone at ``backbone_lr``.
+
+    The paper's SGD settings suit a pretrained CLIP backbone; a randomly initialised one (the
+    tiny models of the synthetic world) learns far faster with AdamW.
+    """
+    groups = [{"params": list(model.head_parameters()), "lr": config.lr, "name": "head"}]
+    backbone = list(model.backbone_parameters())
+    if backbone:
+        groups.append({"params": backbone, "lr": config.backbone_lr, "name": "backbone"})
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    return torch.optim.SGD(groups, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def _provenance(config: PretrainConfig, dist: DistInfo) -> dict[str, Any]:
+    root = config.data_root
+    annotations = sorted(p for p in root.rglob("*.txt") if f"set_{config.fold}" in p.parts)
+    return {
+        "versions": package_versions(),
+        "world_size": dist.world_size,
+        "device": str(dist.device),
+        "inputs": {str(p.relative_to(root)): sha256_file(p) for p in annotations},
+    }
+
+
+class _Trainer:
+    """State shared by the epochs of one run (kept small; see :func:`pretrain`)."""
+
+    def __init__(self, config: PretrainConfig, dist: DistInfo, progress: ProgressHook) -> None:
+        self.config, self.dist, self.progress = config, dist, progress
+        self.folder = RunFolder(config.out_dir)
+        torch.manual_seed(config.seed)
+        self.model = create_emoclip(
+            config.model, config.pretrained, freeze_backbone=config.freeze_backbone
+        ).to(dist.device)
+        self.tokenizer = get_tokenizer(self.model.config)
+        self.optimizer = build_optimizer(self.model, config)
+        step = config.lr_step or 10**9
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step, config.lr_gamma)
+        self.wrapped: torch.nn.Module = self.model
+        if dist.world_size > 1:
+            ids = [dist.device.index] if dist.device.type == "cuda" else None
+            self.wrapped = DistributedDataParallel(self.model, device_ids=ids)
+        self.best_score, self.best_epoch = -math.inf, 0
+        self.skipped: dict[str, str] = {}
+
+    def datasets(self, splits: Splits) -> tuple[ClipDataset, ClipDataset, ClipDataset]:
+        cfg = self.config
+        preprocess = get_preprocess_cfg(self.model)
+        sampling = ClipSampling(cfg.num_frames, cfg.downsample)
+        pool = neutral_captions()
+        train = ClipDataset(
+            splits.train, ClipTransform(preprocess, AugmentConfig()), sampling, True, cfg.seed, pool
+        )
+        evaluation = ClipTransform(preprocess)
+        val = ClipDataset(splits.val, evaluation, sampling, False, cfg.seed, pool)
+        test = ClipDataset(splits.test, evaluation, sampling, False, cfg.seed, pool)
+        return train, val, test
+
+    def loader(self, dataset: ClipDataset, epoch: int) -> DataLoader:
+        dataset.set_epoch(epoch)
+        sampler = DistributedSampler(
+            dataset,
+            self.dist.world_size,
+            self.dist.rank,
+            shuffle=True,
+            seed=self.config.seed,
+            drop_last=True,
+        )
+        sampler.set_epoch(epoch)
+        return DataLoader(
+            dataset,
+            batch_size=self.config.batch_size,
+            sampler=sampler,
+            drop_last=True,
+            num_workers=self.config.workers,
+            collate_fn=collate_clips,
+            pin_memory=self.dist.device.type == "cuda",
+        )
+
+    def note_failures(self, dataset: ClipDataset, failed: list[tuple[int, str]]) -> None:
+        for index, reason in failed:
+            path = str(dataset.samples[index].path)
+            if path not in self.skipped:
+                logger.warning("skipping %s: %s", path, reason)
+                self.skipped[path] = reason
+
+    def train_step(self, batch: dict[str, Any], micro: int) -> float:
+        """Forward and backward of one micro-batch; returns its loss."""
+        cfg, device = self.config, self.dist.device
+        tokens = self.tokenizer(batch["caption"]).to(device, non_blocking=True)
+        video = batch["video"].to(device, non_blocking=True)
+        last = (micro + 1) % cfg.accumulate == 0
+        sync = self.wrapped.no_sync() if (not last and self.dist.world_size > 1) else nullcontext()
+        with sync, autocast_for(device):
+            out = self.wrapped(video, tokens)
+            loss = contrastive_loss(
+                out.video_embeddings.float(), out.text_embeddings.float(), out.logit_scale.float()
+            )
+            (loss * backward_scale() / cfg.accumulate).backward()
+        if last:
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    def train_epoch(self, dataset: ClipDataset, epoch: int) -> float:
+        """One pass over the training split; returns the mean loss."""
+        cfg, task = self.config, f"epoch {epoch}/{self.config.epochs}"
+        loader = self.loader(dataset, epoch)
+        steps = (
+            len(loader)
+            if cfg.max_steps_per_epoch is None
+            else min(len(loader), cfg.max_steps_per_epoch * cfg.accumulate)
+        )
+        self.model.train()
+        self.progress.start(task, total=steps, unit="batch")
+        losses, tick = [], time.perf_counter()
+        for micro, batch in enumerate(loader):
+            if micro >= steps:
+                break
+            loaded = time.perf_counter()
+            self.note_failures(dataset, batch["failed"])
+            if "video" not in batch:
+                continue
+            loss = self.train_step(batch, micro)
+            done = time.perf_counter()
+            losses.append(loss)
+            clips = len(batch["caption"]) * self.dist.world_size
+            record = {"epoch": epoch, "step": micro + 1, "loss": loss,
+                      "lr": self.optimizer.param_groups[0]["lr"],
+                      "logit_scale": float(self.model.scale().detach()),
+                      "clips_per_s": clips / (done - tick), "data_wait_s": loaded - tick,
+                      "step_s": done - tick}  # fmt: skip
+            if self.dist.is_main:
+                self.folder.append_metrics("steps", record)
+            self.progress.advance(task, loss=loss, clips_per_s=record["clips_per_s"])
+            tick = time.perf_counter()
+        self.progress.end(task)
+        self.scheduler.step()
+        return float(np.mean(losses)) if losses else math.nan
+
+    def evaluate(self, dataset: ClipDataset, task: str) -> dict[str, float]:
+        if len(dataset) == 0:
+            return {"n": 0}
+        embedded = embed_dataset(
+            self.model,
+            dataset,
+            self.tokenizer,
+            self.config.batch_size,
+            self.config.workers,
+            self.dist.device,
+            self.progress,
+            task,
+        )
+        self.note_failures(dataset, embedded.failed)
+        return retrieval_metrics(embedded.video, embedded.text)
+
+    def state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch, "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+            "best_score": self.best_score, "best_epoch": self.best_epoch,
+        }  # fmt: skip
+
+    def restore(self, epoch: int) -> None:
+        model, _ = load_checkpoint(self.folder.epoch_dir(epoch), self.dist.device)
+        self.model.load_state_dict(model.state_dict())
+        state = self.folder.load_state(epoch)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
+
+    def end_epoch(self, epoch: int, train_loss: float, val: dict[str, float]) -> None:
+        score = val.get("mean_recall", -train_loss if not math.isnan(train_loss) else -math.inf)
+        improved = score > self.best_score
+        if improved:
+            self.best_score, self.best_epoch = score, epoch
+        if not self.dist.is_main:
+            return
+        args = self.config.to_dict()
+        save_checkpoint(
+            self.folder.epoch_dir(epoch), self.model, args, {"epoch": epoch, "val": val}
+        )
+        if improved:
+            save_checkpoint(self.folder.best, self.model, args, {"epoch": epoch, "val": val})
+        self.folder.save_state(epoch, self.state(epoch))
+        self.folder.append_metrics(
+            "epochs",
+            {"epoch": epoch, "train_loss": train_loss, "val": val, "best_epoch": self.best_epoch},
+        )
+
+
+def pretrain(
+    config: PretrainConfig, resume: bool = False, progress: ProgressHook = NO_PROGRESS
+) -> PretrainResult:
+    """Run (or resume) contrastive pretraining; see the module docstring.
+
+    Args:
+        config: the run's settings.
+        resume: continue the run in ``config.out_dir`` from its last complete epoch.
+        progress: receives per-batch progress (the CLI draws bars from it).
+
+    Returns:
+        The best epoch, its validation retrieval and the test-fold retrieval.
+
+    Raises:
+        ConfigError: bad settings, or an output folder that holds another run.
+        DataError: the data set cannot be read.
+    """
+    dist = setup_distributed(config.device)
+    try:
+        splits = load_splits(config)
+        for note in splits.notes:
+            logger.info(note)
+        trainer = _Trainer(config, dist, progress)
+        done = (
+            trainer.folder.start(config, _provenance(config, dist), resume)
+            if dist.is_main
+            else trainer.folder.last_complete_epoch()
+        )
+        if done:
+            trainer.restore(done)
+        train_set, val_set, test_set = trainer.datasets(splits)
+        for epoch in range(done + 1, config.epochs + 1):
+            loss = trainer.train_epoch(train_set, epoch)
+            trainer.end_epoch(epoch, loss, trainer.evaluate(val_set, f"validate {epoch}"))
+        return _finish(trainer, test_set)
+    finally:
+        cleanup_distributed()
+
+
+def _finish(trainer: _Trainer, test_set: ClipDataset) -> PretrainResult:
+    folder = trainer.folder
+    best, info = load_checkpoint(folder.best, trainer.dist.device)
+    trainer.model.load_state_dict(best.state_dict())
+    test = trainer.evaluate(test_set, "test")
+    result = PretrainResult(str(folder.root), trainer.best_epoch, info.extra.get("val", {}),
+                            test, len(trainer.skipped))  # fmt: skip
+    if trainer.dist.is_main:
+        write_json_atomic(folder.root / "final.json", result.__dict__)
+        folder.record_skipped(trainer.skipped)
+    return result
