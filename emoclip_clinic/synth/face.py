@@ -267,10 +267,10 @@ class _Points:
         kinds = np.repeat([p[3] for p in self.parts], sizes)
         scalar = [isinstance(p[2], float | int) for p in self.parts]
         dz = np.repeat(
-            [p[2] if ok else 0.0 for p, ok in zip(self.parts, scalar, strict=False)], sizes
+            [p[2] if ok else 0.0 for p, ok in zip(self.parts, scalar, strict=True)], sizes
         )
         ends = np.cumsum(sizes)
-        for p, ok, n, end in zip(self.parts, scalar, sizes, ends, strict=False):
+        for p, ok, n, end in zip(self.parts, scalar, sizes, ends, strict=True):
             if not ok:  # per-point depth (head outline, nose bridge)
                 dz[end - n : end] += p[2]
         w, length = self.identity.face_width, self.identity.face_length
@@ -294,7 +294,7 @@ class _Projected:
         ends = np.cumsum(static[3] + dynamic[3])
         self.spans = {
             n: (e - s, e)
-            for n, s, e in zip(static[2] + dynamic[2], static[3] + dynamic[3], ends, strict=False)
+            for n, s, e in zip(static[2] + dynamic[2], static[3] + dynamic[3], ends, strict=True)
         }
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -396,6 +396,14 @@ def _neckline(idn: Identity):
     return 0.56 * idn.face_width * u, idn.face_length + 0.42 + 0.2 * (1 - u**2)
 
 
+_UPPER_LID = {"AU5": 1.1, "AU7": -0.3, "AU6": -0.25, "AU4": -0.35, "AU9": -0.3}
+_LOWER_LID = {"AU6": -0.45, "AU7": -0.55, "AU9": -0.2, "AU5": 0.1}
+
+
+def _weighted(a: dict[str, float], weights: dict[str, float]) -> float:
+    return sum(w * a[k] for k, w in weights.items())
+
+
 def _jaw_drop(a: dict[str, float]) -> float:
     return 0.3 * a["AU26"] + 0.02 * a["AU25"]
 
@@ -406,21 +414,12 @@ def _eyes(pts: _Points, a: dict[str, float], gaze: Gaze) -> None:
     es, ew, eo = idn.eye_spacing, idn.eye_width, idn.eye_open
     x = es - ew + 2 * ew * _T_EYE  # right eye, inner to outer corner; the left is mirrored
     base = 0.01 * (1 - _T_EYE) - idn.eye_tilt * _T_EYE
-    look_down, look_up = max(gaze.y, 0.0), max(-gaze.y, 0.0)
-    h_up = eo * max(
-        0.1,
-        1.15
-        + 1.1 * a["AU5"]
-        - 0.3 * a["AU7"]
-        - 0.25 * a["AU6"]
-        - 0.35 * a["AU4"]
-        - 0.3 * a["AU9"]
-        - 0.35 * look_down
-        + 0.25 * look_up,
-    )
-    h_lo = eo * max(
-        0.05, 0.75 - 0.45 * a["AU6"] - 0.55 * a["AU7"] - 0.2 * a["AU9"] + 0.1 * a["AU5"]
-    )
+    # Lid openings in units of eye_open: AU5 retracts the upper lid (white shows above the
+    # iris), AU6/AU7 push the lower lid up, AU4/AU9 bring the brow fold down on the lid, and
+    # the upper lid follows the gaze down.
+    h_up = eo * max(0.1, 1.15 + _weighted(a, _UPPER_LID) - 0.35 * max(gaze.y, 0.0)
+                    + 0.25 * max(-gaze.y, 0.0))  # fmt: skip
+    h_lo = eo * max(0.05, 0.75 + _weighted(a, _LOWER_LID))
     closure = max(a["AU43"], a["AU45"])
     lower = base + h_lo * (1 - 0.3 * closure) * _EYE_LO
     upper_open = base - h_up * _EYE_UP
@@ -511,6 +510,10 @@ def _mouth_shape(idn: Identity, a: dict[str, float]):
     a14 = np.where(left, max(a["AU14"], a["AU14R"]), max(a["AU14"], a["AU14L"]))
     a15, a17, a20, a23, a24 = (a[k] for k in ("AU15", "AU17", "AU20", "AU23", "AU24"))
     a10, a25, a26 = a["AU10"], a["AU25"], a["AU26"]
+    # AU12 pulls the corners up and out, AU15 down; AU14 tightens them inwards; AU20 stretches
+    # the mouth sideways; AU23/AU24 narrow it and thin the red of the lips; AU17 pushes the
+    # lower lip up so the mouth line arches; AU10 lifts the upper lip centre (teeth show);
+    # AU25 parts the lips and AU26 drops the jaw, the lower lip following the jaw.
     width = idn.mouth_width * (
         1 + 0.25 * a12 + 0.55 * a20 - 0.22 * a23 - 0.12 * a24 - 0.16 * a14 - 0.1 * a26
     )
@@ -974,7 +977,7 @@ class FaceRenderer:
         xs = np.concatenate([nx, sx, -sx[::-1]])
         ys = np.concatenate([ny, sy, sy[::-1]])
         points = np.stack([xs, ys], axis=1) * ppu
-        height = min(points[:, 1].max(), self._ih * 1.5) - points[:, 1].min()
+        height = min(np.ptp(points[:, 1]), 2.0 * self._ih)  # the frame never shows more
         corner = points.min(axis=0)
         size = (math.ceil(np.ptp(points[:, 0])) + 2, math.ceil(height) + 2)
         mask = Image.new("L", (size[0] * scale, size[1] * scale), 0)
