@@ -84,9 +84,9 @@ def check_au_vector(aus: np.ndarray | Mapping[str, float] | None) -> np.ndarray:
 
 
 def au_dict(vector: np.ndarray, threshold: float = 0.0) -> dict[str, float]:
-    """Return the AUs of a vector whose intensity exceeds ``threshold``, by name."""
+    """Return the AUs of a vector whose intensity exceeds ``threshold``, by name (4 decimals)."""
     vector = check_au_vector(vector)
-    return {name: float(v) for name, v in zip(AU_NAMES, vector, strict=True) if v > threshold}
+    return {n: round(float(v), 4) for n, v in zip(AU_NAMES, vector, strict=True) if v > threshold}
 
 
 def combine_aus(vectors: Iterable[np.ndarray]) -> np.ndarray:

@@ -282,8 +282,8 @@ def speech_track(
     fps, out = cfg.fps, np.zeros((n_frames, 2), np.float32)
     for t0, t1 in _segments(rng, mask, fps, cfg):
         n_syll = max(1, round((t1 - t0) * cfg.syllable_rate_hz))
-        bounds = t0 + (t1 - t0) * np.cumsum(np.concatenate([[0], rng.uniform(0.6, 1.4, n_syll)]))
-        bounds = t0 + (bounds - t0) * (t1 - t0) / (bounds[-1] - t0)
+        cumulative = np.cumsum(np.concatenate([[0.0], rng.uniform(0.6, 1.4, n_syll)]))
+        bounds = t0 + (t1 - t0) * cumulative / cumulative[-1]
         first, last = int(t0 * fps), min(n_frames, math.ceil(t1 * fps))
         times = np.arange(first, last) / fps
         k = np.clip(np.searchsorted(bounds, times, side="right") - 1, 0, n_syll - 1)
@@ -413,10 +413,12 @@ def simulate_face_track(
     aus = episode_track(episodes, n_frames, cfg.fps)
     cue = np.zeros((n_frames, 5))  # pitch, gaze x, gaze y, blink scale - 1, shift scale - 1
     for ep in episodes:
-        env = ep.envelope(times)[:, None]
+        first = max(0, math.floor(ep.start * cfg.fps))
+        last = min(n_frames, math.ceil(ep.end * cfg.fps) + 1)
         c = ep.cues
         values = (c.pitch_deg, c.gaze_x, c.gaze_y, c.blink_rate_scale - 1, c.gaze_shift_scale - 1)
-        cue += env * np.asarray(values)
+        if last > first and any(values):
+            cue[first:last] += ep.envelope(times[first:last])[:, None] * np.asarray(values)
     blinks = blink_track(
         rng,
         n_frames,
