@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from emoclip_clinic.cli import models_cmd, placeholders  # noqa: F401
+from emoclip_clinic.cli import models_cmd, placeholders, pretrain_cmd  # noqa: F401

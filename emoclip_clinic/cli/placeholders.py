@@ -21,7 +21,6 @@ def _placeholder(name: str, summary: str, issue: str) -> None:
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
     name: (summary, issue)
     for name, summary, issue in (
-        ("pretrain", "Contrastive video-text pretraining of EmoCLIP.", "pretraining issue"),
         (
             "zeroshot",
             "Zero-shot facial expression recognition from class descriptions.",

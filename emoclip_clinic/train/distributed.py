@@ -60,3 +60,9 @@ def broadcast_flag(flag: bool) -> bool:
     value = torch.tensor([int(flag)])
     dist.broadcast(value, src=0)
     return bool(value.item())
+
+
+def barrier() -> None:
+    """Wait until every process gets here (a no-op for a single process)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

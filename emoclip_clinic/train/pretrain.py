@@ -33,7 +33,12 @@ from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
 from emoclip_clinic.train.config import PretrainConfig
-from emoclip_clinic.train.distributed import DistInfo, cleanup_distributed, setup_distributed
+from emoclip_clinic.train.distributed import (
+    DistInfo,
+    barrier,
+    cleanup_distributed,
+    setup_distributed,
+)
 from emoclip_clinic.train.evaluate import autocast_for, embed_dataset, retrieval_metrics
 from emoclip_clinic.train.loss import backward_scale, contrastive_loss
 from emoclip_clinic.train.rundir import RunFolder
@@ -275,8 +280,13 @@ class _Trainer:
         improved = score > self.best_score
         if improved:
             self.best_score, self.best_epoch = score, epoch
-        if not self.dist.is_main:
-            return
+        if self.dist.is_main:
+            self._save_epoch(epoch, train_loss, val, improved)
+        barrier()  # other processes may read these files next
+
+    def _save_epoch(
+        self, epoch: int, train_loss: float, val: dict[str, float], improved: bool
+    ) -> None:
         args = self.config.to_dict()
         save_checkpoint(
             self.folder.epoch_dir(epoch), self.model, args, {"epoch": epoch, "val": val}
@@ -313,11 +323,10 @@ def pretrain(
         for note in splits.notes:
             logger.info(note)
         trainer = _Trainer(config, dist, progress)
-        done = (
+        if dist.is_main:
             trainer.folder.start(config, _provenance(config, dist), resume)
-            if dist.is_main
-            else trainer.folder.last_complete_epoch()
-        )
+        barrier()  # the main process has checked and prepared the run folder
+        done = trainer.folder.last_complete_epoch()
         if done:
             trainer.restore(done)
         train_set, val_set, test_set = trainer.datasets(splits)

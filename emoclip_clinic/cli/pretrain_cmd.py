@@ -1,0 +1,85 @@
+"""``emoclip-clinic pretrain``: contrastive video-text pretraining."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emoclip_clinic.cli import app
+
+
+class LabelType(StrEnum):
+    """MAFW annotation set."""
+
+    single = "single"
+    compound = "compound"
+
+
+class Optimizer(StrEnum):
+    """Optimiser of the run."""
+
+    sgd = "sgd"
+    adamw = "adamw"
+
+
+@app.command("pretrain")
+def pretrain_command(
+    data: Annotated[Path, typer.Argument(help="MAFW-layout data set (real or synthetic).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to create.")],
+    model: Annotated[str, typer.Option(help="Model config name or JSON file.")] = "emoclip-tiny",
+    pretrained: Annotated[
+        str | None,
+        typer.Option(help="open_clip tag (e.g. laion400m_e32; downloads) or local weight file."),
+    ] = None,
+    freeze_backbone: Annotated[
+        bool, typer.Option(help="Train only the temporal module and temperature.")
+    ] = False,
+    fold: Annotated[int, typer.Option(help="Held-out test fold (1-5).")] = 1,
+    label_type: Annotated[LabelType, typer.Option(help="Annotation set.")] = LabelType.single,
+    frames: Annotated[int, typer.Option(help="Frames per clip after downsampling.")] = 16,
+    downsample: Annotated[int, typer.Option(help="Temporal downsampling factor.")] = 4,
+    batch_size: Annotated[int, typer.Option(help="Clips per process and step.")] = 32,
+    accumulate: Annotated[int, typer.Option(help="Micro-batches per optimiser step.")] = 1,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
+    optimizer: Annotated[Optimizer, typer.Option(help="sgd (paper) or adamw.")] = Optimizer.sgd,
+    lr: Annotated[float, typer.Option(help="LR of the temporal module.")] = 1e-3,
+    backbone_lr: Annotated[float, typer.Option(help="LR of the CLIP towers.")] = 1e-6,
+    lr_step: Annotated[int, typer.Option(help="Epochs between LR decays (0: none).")] = 0,
+    grad_clip: Annotated[float, typer.Option(help="Max gradient norm (0: off).")] = 1.0,
+    val_fraction: Annotated[float, typer.Option(help="Training identities for validation.")] = 0.1,
+    workers: Annotated[int, typer.Option(help="Data-loader worker processes.")] = 2,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    max_steps: Annotated[
+        int | None, typer.Option(help="Cap optimiser steps per epoch (quick runs).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of everything random.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+) -> None:
+    """Train EmoCLIP on clips with sample-level captions (symmetric contrastive loss).
+
+    Runs as one process, or on several GPUs/nodes under torchrun, e.g.
+    `torchrun --nproc_per_node=4 -m emoclip_clinic pretrain DATA --out RUN`.
+    """
+    from emoclip_clinic.cli.console import RichProgress, stdout
+    from emoclip_clinic.train.config import PretrainConfig
+    from emoclip_clinic.train.distributed import setup_distributed
+    from emoclip_clinic.train.pretrain import pretrain
+
+    config = PretrainConfig(
+        data_root=data, out_dir=out, model=model, pretrained=pretrained,
+        freeze_backbone=freeze_backbone, fold=fold, label_type=label_type.value,
+        num_frames=frames, downsample=downsample, batch_size=batch_size, accumulate=accumulate,
+        epochs=epochs, optimizer=optimizer.value, lr=lr, backbone_lr=backbone_lr,
+        lr_step=lr_step, grad_clip=grad_clip, val_fraction=val_fraction, workers=workers,
+        seed=seed, device=device, max_steps_per_epoch=max_steps,
+    )  # fmt: skip
+    main_process = setup_distributed(device).is_main
+    with RichProgress(disable=not main_process) as progress:
+        result = pretrain(config, resume=resume, progress=progress)
+    if main_process:
+        stdout.print(f"best epoch {result.best_epoch}; checkpoint: {Path(result.run_dir) / 'best'}")
+        stdout.print_json(json.dumps({"validation": result.val, "test": result.test}))

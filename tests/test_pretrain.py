@@ -1,0 +1,229 @@
+"""Contrastive pretraining: loss, data, resumption, DDP equivalence, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from emoclip_clinic.data.mafw import read_mafw
+from emoclip_clinic.data.transforms import AugmentConfig, ClipTransform
+from emoclip_clinic.errors import ConfigError, DataError
+from emoclip_clinic.models import create_emoclip, get_preprocess_cfg
+from emoclip_clinic.models.checkpoints import load_checkpoint
+from emoclip_clinic.train.config import PretrainConfig
+from emoclip_clinic.train.evaluate import retrieval_metrics
+from emoclip_clinic.train.loss import contrastive_loss
+from emoclip_clinic.train.pretrain import pretrain, split_validation
+from tests.toy_mafw import make_toy_mafw
+
+QUICK = {
+    "num_frames": 4, "downsample": 2, "batch_size": 8, "workers": 0, "optimizer": "adamw",
+    "lr": 2e-3, "backbone_lr": 2e-3, "val_fraction": 0.2,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> Path:
+    return make_toy_mafw(tmp_path_factory.mktemp("toy_mafw"))
+
+
+def test_contrastive_loss_matches_a_hand_computation():
+    video = F.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), dim=-1)
+    text = F.normalize(torch.tensor([[1.0, 0.2], [0.1, 1.0], [0.5, 0.4]]), dim=-1)
+    scale = torch.tensor(10.0)
+    logits = (scale * video @ text.T).numpy()
+
+    def cross_entropy(rows: np.ndarray) -> float:
+        log_softmax = rows - np.log(np.exp(rows).sum(axis=1, keepdims=True))
+        return float(-np.mean(np.diag(log_softmax)))
+
+    expected = (cross_entropy(logits) + cross_entropy(logits.T)) / 2
+    assert contrastive_loss(video, text, scale).item() == pytest.approx(expected, rel=1e-6)
+    # Matching pairs on the diagonal give a lower loss than shuffled ones.
+    assert contrastive_loss(video, video, scale) < contrastive_loss(video, video.roll(1, 0), scale)
+
+
+def test_retrieval_metrics_hand_case():
+    video = torch.eye(3)
+    text = torch.tensor([[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]])  # captions 1 and 2 swapped
+    m = retrieval_metrics(video, text)
+    assert m["t2v_r1"] == pytest.approx(1 / 3)
+    assert m["chance_r1"] == pytest.approx(1 / 3)
+    assert m["t2v_r5"] == 1.0
+
+
+def test_mafw_reader_real_layout_gbk_broken_lines_and_missing_clips(tmp_path):
+    root = tmp_path / "MAFW"
+    (root / "data" / "faces" / "00001").mkdir(parents=True)
+    (root / "data" / "faces" / "00001" / "1.png").write_bytes(b"")
+    (root / "data" / "clips").mkdir()
+    (root / "data" / "clips" / "00002.mp4").write_bytes(b"")
+    (root / "data" / "clips" / "00004.mp4").write_bytes(b"")
+    folder = root / "Train_Test_Set" / "compound" / "with_caption_new" / "set_3"
+    folder.mkdir(parents=True)
+    lines = [
+        "00001.mp4\tanger_sadness\t他皱着眉头\tHe frowns and his lips press together.",
+        "00002.mp4\tneutral\t无\t-",
+        "this line is broken",
+        "00003.mp4\tsadness\t她哭了\tShe cries.",
+        "00004.mp4\tboredom\t\tA yawn.",
+    ]
+    (folder / "test.txt").write_bytes("\n".join(lines).encode("gbk"))
+    samples, report = read_mafw(root, fold=3, split="test", label_type="compound")
+    assert [s.sample_id for s in samples] == ["00001", "00002"]
+    assert samples[0].labels == ("anger", "sadness")
+    assert samples[0].caption == "He frowns and his lips press together."
+    assert samples[0].path.is_dir()
+    assert samples[1].caption is None  # "-" means no caption
+    assert len(report.skipped) == 3
+    assert report.skipped[0].startswith("line 3:")
+    assert "00003.mp4" in report.skipped[1]
+    assert "unknown class 'boredom'" in report.skipped[2]
+    with pytest.raises(DataError, match="no MAFW annotation file for fold 2"):
+        read_mafw(root, fold=2, split="test", label_type="compound")
+
+
+def test_augmentation_is_the_same_for_every_frame_of_a_clip():
+    preprocess = get_preprocess_cfg(create_emoclip("emoclip-tiny"))
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (80, 96, 3), dtype=np.uint8)
+    clip = np.stack([frame] * 5)
+    augment = ClipTransform(preprocess, AugmentConfig())
+    outputs = [augment(clip, np.random.default_rng(seed)) for seed in range(4)]
+    for out in outputs:
+        assert out.shape == (5, 3, 64, 64)
+        for t in range(1, 5):  # identical frames in, identical frames out
+            torch.testing.assert_close(out[t], out[0])
+    assert not torch.allclose(outputs[0], outputs[1])  # but clips differ from each other
+    evaluation = ClipTransform(preprocess)
+    torch.testing.assert_close(evaluation(clip), evaluation(clip))
+    expected_mean = torch.tensor(preprocess.mean).view(3, 1, 1)
+    # Normalisation uses the backbone's own mean and std: a grey frame at the mean maps to 0.
+    grey = np.broadcast_to((expected_mean.view(1, 1, 3).numpy() * 255).round(), (1, 64, 64, 3))
+    assert evaluation(grey.astype(np.uint8)).abs().max() < 0.02
+
+
+def test_validation_split_keeps_identities_apart(toy):
+    samples, _ = read_mafw(toy, fold=1, split="train")
+    train, val = split_validation(samples, 0.25, seed=0)
+    assert val and train
+    assert not {s.group for s in train} & {s.group for s in val}
+
+
+def _run(root: Path, out: Path, **overrides) -> dict:
+    config = PretrainConfig(data_root=root, out_dir=out, **{**QUICK, **overrides})
+    return pretrain(config, resume=overrides.pop("resume", False)).__dict__
+
+
+def _epochs(out: Path) -> list[dict]:
+    return [
+        json.loads(line) for line in (out / "metrics" / "epochs.jsonl").read_text().splitlines()
+    ]
+
+
+def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(toy, tmp_path):
+    straight = _run(toy, tmp_path / "straight", epochs=2)
+
+    class Kill:
+        def start(self, task, total=None, unit="it"):
+            self.task = task
+
+        def advance(self, task, steps=1, **info):
+            if task.startswith("epoch 2"):
+                raise KeyboardInterrupt
+
+        def end(self, task):
+            pass
+
+    config = PretrainConfig(data_root=toy, out_dir=tmp_path / "killed", epochs=2, **QUICK)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(config, progress=Kill())
+    with pytest.raises(ConfigError, match="already holds a run; pass --resume"):
+        pretrain(config)
+    resumed = pretrain(config, resume=True).__dict__
+    assert resumed["test"] == straight["test"]
+    assert resumed["val"] == straight["val"]
+    assert _epochs(tmp_path / "killed") == _epochs(tmp_path / "straight")
+    a, _ = load_checkpoint(tmp_path / "straight" / "best")
+    b, _ = load_checkpoint(tmp_path / "killed" / "best")
+    for key, value in a.state_dict().items():
+        torch.testing.assert_close(b.state_dict()[key], value, rtol=0, atol=0)
+    changed = PretrainConfig(data_root=toy, out_dir=tmp_path / "killed", **{**QUICK, "lr": 1.0})
+    with pytest.raises(ConfigError, match=r"settings differ.*lr"):
+        pretrain(changed, resume=True)
+
+
+def test_best_checkpoint_is_chosen_on_validation_and_files_are_complete(toy, tmp_path):
+    result = _run(toy, tmp_path / "run", epochs=2)
+    epochs = _epochs(tmp_path / "run")
+    scores = [e["val"]["mean_recall"] for e in epochs]
+    assert result["best_epoch"] == int(np.argmax(scores)) + 1
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["config"]["seed"] == 0 and run["versions"]["torch"]
+    assert any("set_1" in name for name in run["inputs"])
+    steps = (tmp_path / "run" / "metrics" / "steps.jsonl").read_text().splitlines()
+    assert {"loss", "clips_per_s", "data_wait_s", "lr"} <= set(json.loads(steps[0]))
+
+
+def test_undecodable_clip_is_skipped_counted_and_named(toy, tmp_path):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(toy, root)
+    broken = sorted((root / "data" / "clips").glob("*.mp4"))[5]
+    broken.write_bytes(b"\x00" * 100)
+    result = _run(root, tmp_path / "run", epochs=1)
+    assert result["skipped"] == 1
+    assert broken.name in (tmp_path / "run" / "skipped.txt").read_text()
+
+
+def _torchrun(args: list[str], out: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "emoclip_clinic", "pretrain", *args, "--out", str(out)]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_two_process_gloo_run_equals_one_process_with_the_doubled_batch(toy, tmp_path):
+    common = "--frames 4 --downsample 2 --epochs 1 --workers 0 --optimizer adamw".split()
+    common += "--lr 2e-3 --backbone-lr 2e-3 --device cpu".split()
+    _torchrun([str(toy), *common, "--batch-size", "4"], tmp_path / "ddp")
+    single = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emoclip_clinic",
+            "pretrain",
+            str(toy),
+            *common,
+            "--batch-size",
+            "8",
+            "--out",
+            str(tmp_path / "single"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    def losses(out: Path) -> list[float]:
+        lines = (out / "metrics" / "steps.jsonl").read_text().splitlines()
+        return [json.loads(line)["loss"] for line in lines]
+
+    ddp, one = losses(tmp_path / "ddp"), losses(tmp_path / "single")
+    assert len(ddp) == len(one) >= 3
+    # Same weights, same global batch: the same loss (up to float summation order).
+    assert ddp[0] == pytest.approx(one[0], rel=1e-6)
+    # Later steps follow the same gradients; Adam amplifies rounding a little.
+    np.testing.assert_allclose(ddp[1:], one[1:], rtol=1e-3)
