@@ -19,6 +19,13 @@ class LabelType(StrEnum):
     compound = "compound"
 
 
+class Pooling(StrEnum):
+    """How frame embeddings become a video embedding."""
+
+    transformer = "transformer"
+    mean = "mean"
+
+
 class Optimizer(StrEnum):
     """Optimiser of the run."""
 
@@ -38,6 +45,12 @@ def pretrain_command(
     freeze_backbone: Annotated[
         bool, typer.Option(help="Train only the temporal module and temperature.")
     ] = False,
+    pooling: Annotated[
+        Pooling | None,
+        typer.Option(
+            help="Override video pooling; 'mean' trains the CLIP frame-ensemble baseline."
+        ),
+    ] = None,
     fold: Annotated[int, typer.Option(help="Held-out test fold (1-5).")] = 1,
     label_type: Annotated[LabelType, typer.Option(help="Annotation set.")] = LabelType.single,
     frames: Annotated[int, typer.Option(help="Frames per clip after downsampling.")] = 16,
@@ -71,7 +84,8 @@ def pretrain_command(
 
     config = PretrainConfig(
         data_root=data, out_dir=out, model=model, pretrained=pretrained,
-        freeze_backbone=freeze_backbone, fold=fold, label_type=label_type.value,
+        freeze_backbone=freeze_backbone, pooling=pooling.value if pooling else None,
+        fold=fold, label_type=label_type.value,
         num_frames=frames, downsample=downsample, batch_size=batch_size, accumulate=accumulate,
         epochs=epochs, optimizer=optimizer.value, lr=lr, backbone_lr=backbone_lr,
         lr_step=lr_step, grad_clip=grad_clip, val_fraction=val_fraction, workers=workers,

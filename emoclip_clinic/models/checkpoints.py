@@ -305,6 +305,8 @@ def load_authors_state(
         keys = ", ".join(sorted(parts["unknown"])[:3])
         raise CheckpointError(f"{source}: keys outside backbone/temporal/mlp/logit_scale: {keys}")
     temporal = {authors_temporal_key(k): v for k, v in parts["temporal"].items()}
+    if model.temporal is None:
+        raise CheckpointError(f"{source}: the model config has no temporal transformer to load")
     _check_part(source, "temporal", temporal, model.temporal.state_dict(), require_all=True)
     layout, backbone = _backbone_layout(parts["backbone"])
     clip_state = model.clip.state_dict()

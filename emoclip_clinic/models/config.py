@@ -51,6 +51,7 @@ class TemporalConfig:
     max_frames: int = 1024  # rows of the learned positional table: CLS plus up to 1023 frames
     dropout: float = 0.0  # dropout in attention output and feed-forward
     gelu_approximate: str = "tanh"  # GELU flavour of the feed-forward ("tanh" as the authors)
+    pooling: str = "transformer"  # "transformer" (EmoCLIP) or "mean" (CLIP frame-ensemble baseline)
 
     def __post_init__(self) -> None:
         for name in ("depth", "heads", "dim_head", "mlp_dim", "max_frames"):
@@ -58,6 +59,8 @@ class TemporalConfig:
                 raise ConfigError(f"temporal.{name} must be a positive integer")
         if self.gelu_approximate not in ("tanh", "none"):
             raise ConfigError("temporal.gelu_approximate must be 'tanh' or 'none'")
+        if self.pooling not in ("transformer", "mean"):
+            raise ConfigError("temporal.pooling must be 'transformer' or 'mean'")
 
 
 @dataclass(frozen=True)

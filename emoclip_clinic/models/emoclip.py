@@ -40,7 +40,10 @@ class EmoCLIP(nn.Module):
         self.config = config
         self.clip = clip
         self.embed_dim = embed_dim
-        self.temporal = TemporalTransformer(embed_dim, config.temporal)
+        # The frame-ensemble baseline (pooling "mean") averages frame embeddings instead.
+        self.temporal: TemporalTransformer | None = None
+        if config.temporal.pooling == "transformer":
+            self.temporal = TemporalTransformer(embed_dim, config.temporal)
         # Own learnable temperature (log scale), initialised like CLIP's; open_clip's own
         # `clip.logit_scale` stays in the state dict for weight compatibility but is unused.
         self.logit_scale = nn.Parameter(torch.tensor(float(config.init_logit_scale)))
@@ -75,7 +78,8 @@ class EmoCLIP(nn.Module):
 
     def head_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters trained from scratch: the temporal module and the temperature."""
-        yield from self.temporal.parameters()
+        if self.temporal is not None:
+            yield from self.temporal.parameters()
         yield self.logit_scale
 
     def _backbone_context(self) -> contextlib.AbstractContextManager[None]:
@@ -104,7 +108,10 @@ class EmoCLIP(nn.Module):
             raise ValueError(f"video must be (B, T, C, H, W), got shape {tuple(video.shape)}")
         batch, frames = video.shape[:2]
         per_frame = self.encode_frames(video.flatten(0, 1)).view(batch, frames, -1)
-        embedding = self.temporal.video_embedding(per_frame, frame_mask)
+        if self.temporal is not None:
+            embedding = self.temporal.video_embedding(per_frame, frame_mask)
+        else:
+            embedding = mean_of_frames(nn.functional.normalize(per_frame, dim=-1), frame_mask)
         return nn.functional.normalize(embedding, dim=-1) if normalize else embedding
 
     def encode_text(self, tokens: torch.Tensor, normalize: bool = False) -> torch.Tensor:
@@ -126,3 +133,11 @@ class EmoCLIP(nn.Module):
             self.encode_text(tokens, normalize=True),
             self.scale(),
         )
+
+
+def mean_of_frames(per_frame: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Average (B, T, D) frame embeddings over the real frames (CLIP's frame ensemble)."""
+    if frame_mask is None:
+        return per_frame.mean(dim=1)
+    weights = frame_mask.to(per_frame.dtype).unsqueeze(-1)
+    return (per_frame * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)

@@ -21,6 +21,7 @@ class PretrainConfig:
     model: str = "emoclip-tiny"  # registered model config name or JSON path
     pretrained: str | None = None  # open_clip tag or local CLIP weight file; None = random
     freeze_backbone: bool = False  # train only the temporal module and the temperature
+    pooling: str | None = None  # override the video pooling: "mean" trains the CLIP baseline
     fold: int = 1  # MAFW fold whose test split is held out (1-5)
     label_type: str = "single"  # "single" or "compound" annotation files
     num_frames: int = 16  # T, frames per clip after downsampling
@@ -54,6 +55,8 @@ class PretrainConfig:
             "val_fraction must be in [0, 0.5]": 0 <= self.val_fraction <= 0.5,
             "label_type must be 'single' or 'compound'": self.label_type in ("single", "compound"),
             "optimizer must be 'sgd' or 'adamw'": self.optimizer in ("sgd", "adamw"),
+            "pooling must be 'transformer' or 'mean'": self.pooling
+            in (None, "transformer", "mean"),
         }
         failed = [message for message, ok in checks.items() if not ok]
         if failed:

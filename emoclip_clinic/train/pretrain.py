@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,12 @@ from emoclip_clinic.data.samples import VideoSample
 from emoclip_clinic.data.transforms import AugmentConfig, ClipTransform
 from emoclip_clinic.errors import DataError
 from emoclip_clinic.fileio import write_json_atomic
-from emoclip_clinic.models.build import create_emoclip, get_preprocess_cfg, get_tokenizer
+from emoclip_clinic.models.build import (
+    create_emoclip,
+    get_preprocess_cfg,
+    get_tokenizer,
+    resolve_config,
+)
 from emoclip_clinic.models.checkpoints import load_checkpoint, save_checkpoint
 from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
@@ -132,8 +137,12 @@ class _Trainer:
         self.config, self.dist, self.progress = config, dist, progress
         self.folder = RunFolder(config.out_dir)
         torch.manual_seed(config.seed)
+        model_config = resolve_config(config.model)
+        if config.pooling is not None:
+            temporal = replace(model_config.temporal, pooling=config.pooling)
+            model_config = replace(model_config, temporal=temporal)
         self.model = create_emoclip(
-            config.model, config.pretrained, freeze_backbone=config.freeze_backbone
+            model_config, config.pretrained, freeze_backbone=config.freeze_backbone
         ).to(dist.device)
         self.tokenizer = get_tokenizer(self.model.config)
         self.optimizer = build_optimizer(self.model, config)
