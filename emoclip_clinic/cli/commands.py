@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-from emoclip_clinic.cli import models_cmd, placeholders, pretrain_cmd  # noqa: F401
+from emoclip_clinic.cli import (  # noqa: F401
+    models_cmd,
+    placeholders,
+    pretrain_cmd,
+    zeroshot_cmd,
+)

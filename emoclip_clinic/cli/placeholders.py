@@ -22,11 +22,6 @@ PLACEHOLDERS: dict[str, tuple[str, str]] = {
     name: (summary, issue)
     for name, summary, issue in (
         (
-            "zeroshot",
-            "Zero-shot facial expression recognition from class descriptions.",
-            "zero-shot issue",
-        ),
-        (
             "embed",
             "Cut recordings into clips, track the face, store clip embeddings.",
             "scoring issue",

@@ -232,13 +232,16 @@ def _placement(style: RenderStyle, pose: Pose, width: int, height: int) -> _Plac
     rot = np.array([[math.cos(roll), -math.sin(roll)], [math.sin(roll), math.cos(roll)]]) * ppu
     feature = rot @ np.array([[cy, 0.0, sy], [-sp * sy, cp, sp * cy]])
     outline = rot @ np.array([[k_yaw, 0.0, sy], [0.0, k_pitch, sp * cy]])
+    # The body stays at the style's framing whatever the head does; the neck stretches.
+    body_ppu = style.face_height * height / _BOX_UNITS
+    body_centre = np.array([style.face_center[0] * width, style.face_center[1] * height])
     return _Placement(
         ppu=ppu,
         feature=feature,
         outline=outline,
-        body=np.array([[ppu, 0.0, 0.0], [0.0, ppu, 0.0]]),
+        body=np.array([[body_ppu, 0.0, 0.0], [0.0, body_ppu, 0.0]]),
         offset=centre - rot @ np.array([0.0, _BOX_CENTRE]),
-        body_offset=centre - np.array([0.0, _BOX_CENTRE * ppu]),
+        body_offset=body_centre - np.array([0.0, _BOX_CENTRE * body_ppu]),
         roll=roll,
         k_yaw=k_yaw,
         k_pitch=k_pitch,
@@ -832,14 +835,17 @@ def _paint_front(cv: _Canvas, col, identity: Identity) -> None:
 
 
 class FaceRenderer:
-    """Renders one identity in one style; caches background, palette and body layers.
+    """Renders one identity in one style; caches the backdrop (background and body) and palette.
+
+    The body (shoulders, clothes) stays where the style's framing puts it; the head moves over
+    it with the pose and the neck follows. Only the head's bounding box is drawn per frame.
 
     Args:
         identity: the person to draw.
         style: a registered style name or a :class:`RenderStyle`.
 
     Raises:
-        ConfigError: unknown style.
+        ConfigError: unknown or invalid style.
     """
 
     def __init__(self, identity: Identity, style: str | RenderStyle = "plain") -> None:
@@ -848,12 +854,15 @@ class FaceRenderer:
         self.width, self.height = self.style.width, self.style.height
         self._iw = max(8, round(self.width * self.style.render_scale))
         self._ih = max(8, round(self.height * self.style.render_scale))
-        self._background = background_image(self.style, self._iw, self._ih)
         self._colours = _palette(identity, self.style)
         self._static = _static_shapes(identity).arrays()
         self._shade = shading_texture(self.style.light, self.style.ambient, self.style.diffuse)
         self._light_side = 1 if self.style.light[0] >= 0 else -1
-        self._bodies: dict[int, tuple[Image.Image, Image.Image, np.ndarray]] = {}
+        self._backdrop = background_image(self.style, self._iw, self._ih)
+        if self.style.draw_body:
+            self._backdrop = self._backdrop.copy()
+            self._paste_body(self._backdrop)
+        self._backdrop_array = np.asarray(self._backdrop)
 
     def render(
         self,
@@ -880,16 +889,14 @@ class FaceRenderer:
         pose, gaze = pose or Pose(), gaze or Gaze()
         a = dict(zip(AU_NAMES, vector.tolist(), strict=True))
         place = _placement(self.style, pose, self._iw, self._ih)
-        image = self._background.copy()
-        if self.style.draw_body:
-            self._paste_body(image, place)
         shapes, strengths = _dynamic_shapes(self.identity, a, gaze, self._light_side)
-        self._draw_face(
-            image, _Projected(self._static, shapes.arrays(), place), a, strengths, place
-        )
-        if image.size != (self.width, self.height):
-            image = image.resize((self.width, self.height), Image.Resampling.BILINEAR)
-        return degrade(image, self.style, noise_seed)
+        frame = self._backdrop_array.copy()
+        projected = _Projected(self._static, shapes.arrays(), place)
+        self._draw_face(frame, projected, a, strengths, place)
+        if frame.shape[:2] != (self.height, self.width):
+            image = Image.fromarray(frame).resize((self.width, self.height), Image.BILINEAR)
+            frame = np.array(image)
+        return degrade(frame, self.style, noise_seed)
 
     def face_box(
         self, pose: Pose | None = None, aus: np.ndarray | Mapping[str, float] | None = None
@@ -918,10 +925,10 @@ class FaceRenderer:
     def _supersample(self, ppu: float) -> int:
         if self.style.supersample:
             return self.style.supersample
-        box = ppu * _BOX_UNITS
-        return 3 if box < 150 else 2
+        return 3 if ppu * _BOX_UNITS < 150 else 2
 
-    def _draw_face(self, image, projected: _Projected, a, strengths, place: _Placement) -> None:
+    def _draw_face(self, frame: np.ndarray, projected, a, strengths, place: _Placement) -> None:
+        """Draw the head over its bounding box of ``frame`` (in place)."""
         every = projected.xy
         x0, y0 = (max(0, math.floor(v) - 1) for v in every.min(axis=0))
         x1 = min(self._iw, math.ceil(every[:, 0].max()) + 2)
@@ -930,7 +937,7 @@ class FaceRenderer:
             return
         scale = self._supersample(place.ppu)
         size = ((x1 - x0) * scale, (y1 - y0) * scale)
-        crop = image.crop((x0, y0, x1, y1)).resize(size, Image.Resampling.NEAREST)
+        crop = self._backdrop.crop((x0, y0, x1, y1)).resize(size, Image.Resampling.NEAREST)
         mask = Image.new("L", size, 0)
         cv = _Canvas(crop, mask, projected, (x0, y0), scale, place.ppu)
         _paint_head(cv, self._colours, self.identity, a)
@@ -943,10 +950,9 @@ class FaceRenderer:
             self._shade_coefficients(place, x0, y0),
             resample=Image.Resampling.NEAREST,
         )
-        # Shade only the face: shade where the mask is set, 1 (255) outside it.
+        # Shade only the head: the shade where the mask is set, 1 (255) outside it.
         effective = Image.composite(shade, Image.new("L", crop.size, 255), alpha)
-        crop = ImageChops.multiply(crop, effective.convert("RGB"))
-        image.paste(crop, (x0, y0))
+        frame[y0:y1, x0:x1] = np.asarray(ImageChops.multiply(crop, effective.convert("RGB")))
 
     def _shade_coefficients(self, place: _Placement, x0: int, y0: int) -> tuple[float, ...]:
         """Affine map from crop pixels to the 256-px shading texture (head ellipse = radius 64)."""
@@ -958,42 +964,29 @@ class FaceRenderer:
         d, e = -64 * sr / ry, 64 * cr / ry
         return (a, b, 128 + a * dx + b * dy, d, e, 128 + d * dx + e * dy)
 
-    def _paste_body(self, image: Image.Image, place: _Placement) -> None:
-        key = round(math.log(place.ppu) * 100)  # 1 % steps of size share one cached layer
-        if key not in self._bodies:
-            if len(self._bodies) > 64:
-                self._bodies.clear()
-            self._bodies[key] = self._body_layer(math.exp(key / 100))
-        colour, mask, corner = self._bodies[key]
-        x, y = (round(v) for v in place.body_offset + corner)
-        image.paste(colour, (x, y), mask)
-
-    def _body_layer(self, ppu: float):
-        idn, scale = self.identity, 2
+    def _paste_body(self, image: Image.Image) -> None:
+        """Shoulders and clothes at the style's framing, anti-aliased, pasted into ``image``."""
+        place, idn, scale = _placement(self.style, Pose(), self._iw, self._ih), self.identity, 2
         nx, ny = _neckline(idn)
         shoulder = np.array([[1.25, 0.58], [2.0, 0.9], [2.45, 1.5], [2.6, 8.0]])
-        sx = shoulder[:, 0] * idn.face_width
-        sy = shoulder[:, 1] + idn.face_length
-        xs = np.concatenate([nx, sx, -sx[::-1]])
-        ys = np.concatenate([ny, sy, sy[::-1]])
-        points = np.stack([xs, ys], axis=1) * ppu
-        height = min(np.ptp(points[:, 1]), 2.0 * self._ih)  # the frame never shows more
-        corner = points.min(axis=0)
-        size = (math.ceil(np.ptp(points[:, 0])) + 2, math.ceil(height) + 2)
+        sx, sy = shoulder[:, 0] * idn.face_width, shoulder[:, 1] + idn.face_length
+        points = np.stack([np.concatenate([nx, sx, -sx[::-1]]), np.concatenate([ny, sy, sy[::-1]])])
+        points = points.T * place.ppu + place.body_offset
+        points[:, 1] = np.minimum(points[:, 1], 2.0 * self._ih)  # the frame never shows more
+        corner = np.floor(points.min(axis=0))
+        size = (math.ceil(np.ptp(points[:, 0])) + 2, math.ceil(np.ptp(points[:, 1])) + 2)
         mask = Image.new("L", (size[0] * scale, size[1] * scale), 0)
-        local = ((points - corner) * scale).ravel().tolist()
-        ImageDraw.Draw(mask).polygon(local, fill=255)
-        collar = ((np.stack([nx, ny], axis=1) * ppu - corner) * scale).ravel().tolist()
-        mask = mask.reduce(scale)
+        ImageDraw.Draw(mask).polygon(((points - corner) * scale).ravel().tolist(), fill=255)
+        collar = (np.stack([nx, ny], axis=1) * place.ppu + place.body_offset - corner) * scale
+        seam = Image.new("L", mask.size, 0)
+        ImageDraw.Draw(seam).line(collar.ravel().tolist(), fill=255, width=round(0.1 * place.ppu))
         shirt = np.asarray(self._colours["shirt"], np.float32)
         u = np.linspace(-1, 1, size[0], dtype=np.float32)
         light = self.style.ambient + self.style.diffuse * (0.7 + 0.3 * self._light_side * u)
         row = np.clip(shirt[None, :] * light[:, None], 0, 255).astype(np.uint8)
         colour = Image.fromarray(np.repeat(row[None], size[1], axis=0), "RGB")
-        seam = Image.new("L", (size[0] * scale, size[1] * scale), 0)
-        ImageDraw.Draw(seam).line(collar, fill=255, width=max(1, round(0.05 * ppu * scale)))
         colour.paste(_mix(self._colours["shirt"], (0, 0, 0), 0.35), (0, 0), seam.reduce(scale))
-        return colour, mask, corner
+        image.paste(colour, (int(corner[0]), int(corner[1])), mask.reduce(scale))
 
 
 def render_face(

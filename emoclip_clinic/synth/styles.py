@@ -296,11 +296,12 @@ def _noise_bank(height: int, width: int, sigma: float) -> np.ndarray:
     return np.rint(rng.normal(0, sigma, (4, height + 16, width + 16, 3))).astype(np.int16)
 
 
-def degrade(image: Image.Image, style: RenderStyle, seed: int = 0) -> np.ndarray:
+def degrade(frame: np.ndarray, style: RenderStyle, seed: int = 0) -> np.ndarray:
     """Apply the style's blur, sensor noise and JPEG round trip to a rendered frame.
 
     Args:
-        image: the clean RGB frame at output size.
+        frame: the clean (H, W, 3) uint8 frame at output size (returned as is without
+            degradation; a new array otherwise).
         style: rendering style.
         seed: picks the noise pattern; the same seed gives the same pixels.
 
@@ -308,8 +309,7 @@ def degrade(image: Image.Image, style: RenderStyle, seed: int = 0) -> np.ndarray
         The degraded frame as an (H, W, 3) uint8 array.
     """
     if style.blur > 0:
-        image = image.filter(ImageFilter.BoxBlur(style.blur))
-    frame = np.array(image)
+        frame = np.array(Image.fromarray(frame).filter(ImageFilter.BoxBlur(style.blur)))
     if style.noise > 0:
         bank = _noise_bank(frame.shape[0], frame.shape[1], float(style.noise))
         k, dy, dx = seed % 4, (seed // 4) % 16, (seed // 64) % 16

@@ -1,0 +1,109 @@
+"""``emoclip-clinic zeroshot``: zero-shot facial expression recognition."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emoclip_clinic.cli import app
+
+
+class Dataset(StrEnum):
+    """Data-set layouts the readers know (the synthetic sets use the MAFW and DFEW ones)."""
+
+    mafw = "mafw"
+    dfew = "dfew"
+    ferv39k = "ferv39k"
+    afew = "afew"
+
+
+DEFAULT_DESCRIPTIONS = {"mafw": "mafw11"}
+
+
+@app.command("zeroshot")
+def zeroshot_command(
+    data: Annotated[Path, typer.Argument(help="Data-set folder.", exists=True, file_okay=False)],
+    checkpoint: Annotated[
+        Path, typer.Option(help="EmoCLIP checkpoint folder (e.g. RUN/best).", exists=True)
+    ],
+    dataset: Annotated[Dataset, typer.Option(help="Layout of DATA.")] = Dataset.mafw,
+    fold: Annotated[int | None, typer.Option(help="Fold (MAFW, DFEW: 1-5).")] = None,
+    split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
+    label_type: Annotated[str, typer.Option(help="MAFW: single or compound.")] = "single",
+    descriptions: Annotated[
+        list[str] | None,
+        typer.Option(help="Description sets (name or JSON); repeat to compare wordings."),
+    ] = None,
+    templates: Annotated[
+        str, typer.Option(help="Prompt-template ensemble ('none' to skip).")
+    ] = "clip_templates",
+    baseline: Annotated[
+        Path | None, typer.Option(help="Frame-ensemble CLIP checkpoint (pretrain --pooling mean).")
+    ] = None,
+    frames: Annotated[int, typer.Option(help="Frames per window.")] = 16,
+    downsample: Annotated[int, typer.Option(help="Temporal downsampling.")] = 4,
+    windows: Annotated[int, typer.Option(help="Windows averaged per video (multi-clip).")] = 1,
+    linear_probe: Annotated[
+        bool, typer.Option(help="Also fit the supervised MLP probe on the training split.")
+    ] = False,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for intervals.")] = 1000,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("zeroshot"),
+    workers: Annotated[int, typer.Option(help="Data-loader workers.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of bootstrap and probe.")] = 0,
+) -> None:
+    """Recognise expressions from class descriptions; print and save the comparison table."""
+    from emoclip_clinic.cli.console import RichProgress, console, stdout
+    from emoclip_clinic.data.registry import read_dataset
+    from emoclip_clinic.zeroshot.outputs import table, write_outputs
+    from emoclip_clinic.zeroshot.run import ZeroShotConfig, chance_levels, zeroshot
+
+    test, report = read_dataset(dataset.value, data, fold, split, label_type)
+    console.print(report.summary(), highlight=False)
+    train = None
+    if linear_probe:
+        train, train_report = read_dataset(dataset.value, data, fold, "train", label_type)
+        console.print(train_report.summary(), highlight=False)
+    config = ZeroShotConfig(
+        checkpoint=checkpoint, baseline_checkpoint=baseline,
+        descriptions=descriptions or [DEFAULT_DESCRIPTIONS.get(dataset.value, "basic7")],
+        templates=None if templates == "none" else templates, num_frames=frames,
+        downsample=downsample, num_windows=windows, linear_probe=linear_probe,
+        n_boot=n_boot, seed=seed, workers=workers, device=device,
+    )  # fmt: skip
+    with RichProgress() as progress:
+        result = zeroshot(config, test, train, progress)
+    chance = chance_levels(test, result.classes)
+    name = f"{dataset.value}" + (f"_fold{fold}" if fold else "") + f"_{split}"
+    context = {"dataset": dataset.value, "data": str(data), "fold": fold, "split": split,
+               "chance": chance, "config": {k: str(v) for k, v in vars(config).items()},
+               "read_report": report.skipped}  # fmt: skip
+    files = write_outputs(result, out, name, context)
+    _print_table(stdout, table(result), chance)
+    stdout.print(f"results: {files[0]} (and {len(files) - 1} more files in {out})")
+
+
+def _print_table(stdout, frame, chance: dict[str, float]) -> None:
+    from rich.table import Table
+
+    def cell(value: float, low: float | None = None, high: float | None = None) -> str:
+        if value != value:  # NaN
+            return "-"
+        text = f"{100 * value:.1f}"
+        return text if low is None or low != low else f"{text} [{100 * low:.1f}, {100 * high:.1f}]"
+
+    rich_table = Table("model", "view", "text", "UAR % [95% CI]", "WAR % [95% CI]", "F1 %", "AUC")
+    for _, r in frame.iterrows():
+        rich_table.add_row(
+            r["model"], r["view"], r["text"], cell(r["uar"], r["uar_ci_low"], r["uar_ci_high"]),
+            cell(r["war"], r["war_ci_low"], r["war_ci_high"]), cell(r["macro_f1"]),
+            f"{r['macro_auc']:.3f}" if r["macro_auc"] == r["macro_auc"] else "-",
+        )  # fmt: skip
+    stdout.print(rich_table)
+    stdout.print(
+        f"chance: UAR {100 * chance['uar']:.1f}%, WAR {100 * chance['war_uniform']:.1f}% "
+        f"(uniform guess) / {100 * chance['war_majority']:.1f}% (majority class)"
+    )
