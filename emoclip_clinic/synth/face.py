@@ -602,13 +602,12 @@ def _hair(pts: _Points) -> None:
         * w
         * np.minimum(1.0, (1 - (1 - idn.jaw_width) * depth**2) * np.sqrt(1 - depth**2) + 0.05)
     )
+    # The hairline rides on the forehead (moves with the features); the sideburn edges are
+    # silhouette points so that they never cross the head outline under yaw.
     pts.add("hair_outer", outer_x, outer_y, kind=1)
-    pts.add(
-        "hair_inner",
-        np.concatenate([-sx[::-1], hx, sx]),
-        np.concatenate([sy[::-1], hy, sy]),
-        dz=0.02,
-    )
+    pts.add("hair_side_left", -sx[::-1], sy[::-1], kind=1)
+    pts.add("hair_line", hx, hy, dz=0.02)
+    pts.add("hair_side_right", sx, sy, kind=1)
     if idn.hair_style in ("bob", "long"):
         end = length + (0.9 if idn.hair_style == "long" else -0.15)
         bx = np.concatenate([outer_x[1:-1], [-side - 0.05, 0, side + 0.05]])
@@ -819,10 +818,13 @@ def _paint_lower(cv: _Canvas, col, a: dict[str, float], strengths, lines: float)
         cv.line(_mix(col["skin"], col["line"], 0.7 * a["AU17"]), 0.02, "chin")
 
 
+_HAIR_FRONT = ("hair_outer", "hair_side_left", "hair_line", "hair_side_right")
+
+
 def _paint_front(cv: _Canvas, col, identity: Identity) -> None:
     if cv.has("hair_outer"):
         colour = col["buzz"] if identity.hair_style == "buzz" else col["hair"]
-        cv.poly(colour, "hair_outer", "hair_inner", solid=True)
+        cv.poly(colour, *_HAIR_FRONT, solid=True)
     if identity.glasses != "none":
         for sgn in (-1, 1):
             cv.line(col["frame"], 0.028, f"rim{sgn}", solid=True, closed=True)
