@@ -1,0 +1,161 @@
+"""Zero-shot recognition: text-side embeddings, class lists, the evaluation and its outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from emoclip_clinic.data.dataset import ClipSampling
+from emoclip_clinic.data.mafw import MAFW_CLASSES, read_mafw
+from emoclip_clinic.data.samples import VideoSample
+from emoclip_clinic.errors import ConfigError, DataError
+from emoclip_clinic.models import create_emoclip, get_tokenizer
+from emoclip_clinic.models.checkpoints import save_checkpoint
+from emoclip_clinic.stats.classification import classification_metrics
+from emoclip_clinic.zeroshot.classifier import (
+    description_embeddings,
+    encode_texts,
+    template_embeddings,
+)
+from emoclip_clinic.zeroshot.descriptions import (
+    list_descriptions,
+    load_descriptions,
+    load_templates,
+)
+from emoclip_clinic.zeroshot.embedding import evenly_spaced_windows
+from emoclip_clinic.zeroshot.outputs import table, write_outputs
+from emoclip_clinic.zeroshot.run import ZeroShotConfig, chance_levels, class_list, zeroshot
+from tests.toy_mafw import make_toy_mafw
+
+EMOTION_WORDS = set(MAFW_CLASSES) | {
+    "angry", "happy", "sad", "fearful", "afraid", "surprised", "disgusted", "contemptuous",
+    "anxious", "helpless", "disappointed", "joy", "joyful", "scared",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return create_emoclip("emoclip-tiny").eval()
+
+
+def test_shipped_descriptions_cover_the_taxonomies_without_naming_emotions():
+    assert {"mafw11", "basic7"} <= set(list_descriptions())
+    mafw = load_descriptions("mafw11")
+    assert tuple(mafw.classes) == MAFW_CLASSES
+    assert set(load_descriptions("basic7").classes) == set(MAFW_CLASSES[:7])
+    for sentences in mafw.classes.values():
+        words = {w.strip(".,;").lower() for s in sentences for w in s.split()}
+        assert not words & EMOTION_WORDS
+
+
+def test_compound_class_is_the_mean_of_the_components_normalised_embeddings(tiny):
+    tokenizer = get_tokenizer(tiny.config)
+    descriptions = load_descriptions("mafw11")
+    classes = ["anger", "sadness", "anger_sadness"]
+    emb = description_embeddings(tiny, tokenizer, descriptions, classes)
+    anger = encode_texts(tiny, tokenizer, list(descriptions.classes["anger"]))
+    sadness = encode_texts(tiny, tokenizer, list(descriptions.classes["sadness"]))
+    torch.testing.assert_close(emb[0], F.normalize(anger.mean(0), dim=-1))
+    sadness_class = F.normalize(sadness.mean(0), dim=-1)
+    torch.testing.assert_close(emb[1], sadness_class)
+    expected = F.normalize((F.normalize(anger.mean(0), dim=-1) + sadness_class) / 2, dim=-1)
+    torch.testing.assert_close(emb[2], expected)
+    torch.testing.assert_close(emb.norm(dim=-1), torch.ones(3))
+    concat = description_embeddings(tiny, tokenizer, descriptions, classes, compound="concatenate")
+    joined = " ".join(descriptions.classes["anger"] + descriptions.classes["sadness"])
+    torch.testing.assert_close(concat[2], encode_texts(tiny, tokenizer, [joined])[0])
+    torch.testing.assert_close(concat[:2], emb[:2])
+
+
+def test_prompt_ensemble_names_the_emotion_and_averages_templates(tiny):
+    tokenizer = get_tokenizer(tiny.config)
+    templates = load_templates()
+    assert templates.prompts("anger_sadness")[0] == "an expression of anger and sadness."
+    emb = template_embeddings(tiny, tokenizer, templates, ["anger"])
+    each = encode_texts(tiny, tokenizer, templates.prompts("anger"))
+    torch.testing.assert_close(emb[0], F.normalize(each.mean(0), dim=-1))
+
+
+def test_bad_text_files_give_one_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="no descriptions file nope"):
+        load_descriptions("nope")
+    bad = tmp_path / "mine.json"
+    bad.write_text(json.dumps({"classes": {"anger": [""]}}))
+    with pytest.raises(ConfigError, match="class 'anger' has no sentence"):
+        load_descriptions(bad)
+    bad.write_text(json.dumps({"templates": ["a face"]}))
+    with pytest.raises(ConfigError, match="emotion"):
+        load_templates(bad)
+    with pytest.raises(ConfigError, match="no class 'boredom'"):
+        load_descriptions("mafw11").components("anger_boredom")
+
+
+def test_class_list_uses_the_taxonomy_or_the_compounds_present(tmp_path):
+    descriptions = load_descriptions("mafw11")
+    single = [VideoSample("1", tmp_path, ("anger",)), VideoSample("2", tmp_path, ("fear",))]
+    assert class_list(single, descriptions) == list(MAFW_CLASSES)
+    compound = [VideoSample("1", tmp_path, ("anger", "sadness")), *single]
+    assert class_list(compound, descriptions) == ["anger", "anger_sadness", "fear"]
+    with pytest.raises(DataError, match="not classes of the descriptions 'basic7'"):
+        class_list([VideoSample("1", tmp_path, ("contempt",))], load_descriptions("basic7"))
+
+
+def test_multi_clip_windows_are_spread_and_deterministic():
+    sampling = ClipSampling(num_frames=4, downsample=2)
+    one = evenly_spaced_windows(100, sampling, 1)
+    assert one.tolist() == [[46, 48, 50, 52]]  # centred
+    three = evenly_spaced_windows(100, sampling, 3)
+    assert three[0, 0] == 0 and three[-1, -1] == 99 and three.shape == (3, 4)
+    short = evenly_spaced_windows(5, sampling, 2)
+    assert short.shape == (2, 4) and short.max() < 5
+
+
+def test_chance_levels_hand_case(tmp_path):
+    samples = [VideoSample(str(i), tmp_path, (lab,)) for i, lab in enumerate("aaab")]
+    chance = chance_levels(samples, ["a", "b", "c", "d"])
+    assert chance == {"uar": 0.5, "war_uniform": 0.25, "war_majority": 0.75}
+
+
+def test_zeroshot_end_to_end_rows_agree_with_sklearn_and_outputs_match(tmp_path, tiny):
+    root = make_toy_mafw(tmp_path / "toy", clips=24, frames=12)
+    test, _ = read_mafw(root, 1, "test")
+    train, _ = read_mafw(root, 1, "train")
+    ckpt = save_checkpoint(tmp_path / "ckpt", tiny)
+    config = ZeroShotConfig(checkpoint=ckpt, descriptions=["mafw11"], num_frames=4, downsample=2,
+                            linear_probe=True, n_boot=50)  # fmt: skip
+    result = zeroshot(config, test, train)
+    texts = {(r["view"], r["text"]) for r in result.rows}
+    assert ("video", "mafw11") in texts and ("middle_frame", "mafw11") in texts
+    assert ("video", "linear probe (supervised)") in texts
+    row = result.rows[0]
+    truth = [p["true"] for p in result.predictions]
+    predicted = [p["predicted"] for p in result.predictions]
+    reference = classification_metrics(truth, predicted, classes=result.classes, n_boot=0)
+    assert row["war"] == pytest.approx(reference.war)
+    assert row["uar"] == pytest.approx(reference.uar)
+    files = write_outputs(result, tmp_path / "out", "toy", {"chance": {}})
+    csv = pd.read_csv(tmp_path / "out" / "toy.csv")
+    assert len(csv) == len(result.rows)
+    np.testing.assert_allclose(csv["uar"], [r["uar"] for r in result.rows])
+    saved = json.loads(files[0].read_text())
+    assert saved["rows"][0]["confusion"] == row["confusion"]
+    assert len(table(result)) == len(result.rows)
+
+
+def test_zeroshot_reports_unreadable_clips(tmp_path, tiny):
+    root = make_toy_mafw(tmp_path / "toy", clips=24, frames=12)
+    test, _ = read_mafw(root, 1, "test")
+    broken = next(s for s in test if s.path.suffix == ".mp4")
+    broken.path.write_bytes(b"junk")
+    ckpt = save_checkpoint(tmp_path / "ckpt", tiny)
+    config = ZeroShotConfig(checkpoint=ckpt, descriptions=["mafw11"], templates=None,
+                            num_frames=4, downsample=2, n_boot=0)  # fmt: skip
+    result = zeroshot(config, test)
+    assert [path for path, _ in result.failed] == [str(broken.path)]
+    assert result.rows[0]["n_samples"] == len(test) - 1
