@@ -927,7 +927,7 @@ class FaceRenderer:
     def _supersample(self, ppu: float) -> int:
         if self.style.supersample:
             return self.style.supersample
-        return 3 if ppu * _BOX_UNITS < 150 else 2
+        return 3 if ppu * _BOX_UNITS < 64 else 2  # tiny faces need finer sampling
 
     def _draw_face(self, frame: np.ndarray, projected, a, strengths, place: _Placement) -> None:
         """Draw the head over its bounding box of ``frame`` (in place)."""

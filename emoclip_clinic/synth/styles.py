@@ -52,7 +52,7 @@ class RenderStyle:
     noise: float = 0.0  # sensor noise standard deviation, 0..255 units
     jpeg_quality: int = 0  # JPEG round trip at this quality (1..95); 0 = none
     draw_body: bool = True  # draw neck, shoulders and clothes
-    supersample: int = 0  # anti-aliasing factor (2..4); 0 = choose from the face size
+    supersample: int = 0  # anti-aliasing factor (2..4); 0 = 3 below a 64-px face, else 2
 
 
 _REGISTRY: dict[str, RenderStyle] = {
