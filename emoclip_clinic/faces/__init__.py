@@ -1,0 +1,1 @@
+"""Faces in recordings: boxes, face tracks from files, detectors, and patient tracking."""

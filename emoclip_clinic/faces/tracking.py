@@ -1,0 +1,117 @@
+"""Where the patient's face is in each frame: from a track file, a detector, or the whole frame.
+
+A :class:`FaceSource` answers, for a clip's frames, the patient's box in each (or None). With a
+detector, the patient is kept by continuity: each new detection set is matched to the last
+patient box (IoU, then centre distance relative to face size), so a second face (the
+interviewer) entering the frame does not take over; if the patient is lost for longer than
+``reacquire_after`` detections, the largest face is taken again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from emoclip_clinic.faces.boxes import FaceBox
+from emoclip_clinic.faces.tracks import FaceTracks
+
+
+class FaceDetector(Protocol):
+    """Finds faces in one RGB frame."""
+
+    name: str  # identifies the detector in cache keys and outputs
+
+    def detect(self, frame: np.ndarray) -> list[FaceBox]:
+        """Return the faces in a (H, W, 3) uint8 RGB frame."""
+
+
+class FaceSource(Protocol):
+    """Gives the patient's box in given frames of one recording."""
+
+    description: str  # identifies the source in cache keys and outputs
+
+    def boxes(self, frame_indices: Sequence[int], frames: np.ndarray) -> list[FaceBox | None]:
+        """Boxes of the patient in ``frames`` (decoded frames with those indices)."""
+
+
+class WholeFrame:
+    """Inputs already cropped to the face (MAFW/DFEW style): the face is the whole frame."""
+
+    description = "whole-frame"
+
+    def boxes(self, frame_indices: Sequence[int], frames: np.ndarray) -> list[FaceBox | None]:
+        """The full frame for every frame."""
+        height, width = frames.shape[1:3]
+        return [FaceBox(0, 0, width, height) for _ in frame_indices]
+
+
+class TrackFile:
+    """Boxes from a face-track file (OpenFace-style CSV); absent rows mean no face."""
+
+    def __init__(self, tracks: FaceTracks, face_id: int | None = None, name: str = "") -> None:
+        self.face_id = tracks.patient_id() if face_id is None else face_id
+        self._boxes = tracks.boxes.get(self.face_id, {})
+        self.description = f"track-file:{name}:face{self.face_id}"
+
+    def boxes(self, frame_indices: Sequence[int], frames: np.ndarray) -> list[FaceBox | None]:
+        """Look the boxes up by frame index."""
+        return [self._boxes.get(int(i)) for i in frame_indices]
+
+
+@dataclass
+class TrackerSettings:
+    """How detections are linked into the patient's track."""
+
+    detect_every: int = 2  # run the detector on every n-th sampled frame; others reuse the box
+    min_confidence: float = 0.5  # ignore weaker detections
+    min_iou: float = 0.2  # a detection overlapping the last box this much is the patient
+    max_shift: float = 0.6  # ...or one whose centre moved less than this x face size
+    reacquire_after: int = 8  # detections without the patient before the largest face is taken
+
+
+class DetectorTracker:
+    """Detect faces and follow the patient (see the module docstring)."""
+
+    def __init__(self, detector: FaceDetector, settings: TrackerSettings | None = None) -> None:
+        self.detector = detector
+        self.settings = settings or TrackerSettings()
+        self.description = f"detector:{detector.name}:every{self.settings.detect_every}"
+        self._last: FaceBox | None = None
+        self._misses = 0
+        self._count = 0
+
+    def _match(self, faces: list[FaceBox]) -> FaceBox | None:
+        s = self.settings
+        faces = [f for f in faces if f.confidence >= s.min_confidence]
+        if not faces:
+            return None
+        if self._last is None or self._misses >= s.reacquire_after:
+            return max(faces, key=lambda f: f.area)
+        last = self._last
+        best = max(faces, key=lambda f: f.iou(last))
+        if best.iou(last) >= s.min_iou:
+            return best
+        size = max(last.w, last.h)
+        near = min(faces, key=lambda f: np.hypot(f.center[0] - last.center[0],
+                                                  f.center[1] - last.center[1]))  # fmt: skip
+        shift = np.hypot(near.center[0] - last.center[0], near.center[1] - last.center[1])
+        return near if shift <= s.max_shift * size else None
+
+    def boxes(self, frame_indices: Sequence[int], frames: np.ndarray) -> list[FaceBox | None]:
+        """Detect on every ``detect_every``-th frame, hold the box in between."""
+        out: list[FaceBox | None] = []
+        current: FaceBox | None = self._last
+        for frame in frames:
+            if self._count % self.settings.detect_every == 0:
+                found = self._match(self.detector.detect(frame))
+                if found is None:
+                    self._misses += 1
+                    current = None
+                else:
+                    self._misses, self._last, current = 0, found, found
+            self._count += 1
+            out.append(current)
+        return out
