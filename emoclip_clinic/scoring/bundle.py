@@ -1,0 +1,80 @@
+"""A trained symptom head, saved with everything ``score`` needs to use it safely.
+
+A bundle folder holds ``head.safetensors`` (MLP weights, feature mean and std) and
+``bundle.json``: the scale (name, items, ranges), the encoder it was trained on (config name
+and the SHA-256 of its weights), the embedding settings, the head settings, the training
+cohort's size, the 95% prediction interval from leave-one-patient-out residuals, package
+versions, and the SHA-256 of the head weights. ``score`` refuses a bundle whose encoder or
+scale does not match.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from emoclip_clinic.errors import CheckpointError
+from emoclip_clinic.fileio import atomic_dir
+from emoclip_clinic.heads import MLPHead
+from emoclip_clinic.provenance import package_versions, sha256_file
+from emoclip_clinic.scoring.head import FittedHead, HeadSettings
+
+FORMAT = "emoclip-clinic-head"
+WEIGHTS = "head.safetensors"
+META = "bundle.json"
+
+
+def save_bundle(path: str | Path, head: FittedHead, info: dict[str, Any]) -> Path:
+    """Write a bundle folder atomically; ``info`` carries scale, encoder, settings, cohort."""
+    tensors = {f"mlp.{k}": v.contiguous() for k, v in head.model.state_dict().items()}
+    tensors["feature_mean"] = torch.from_numpy(head.feature_mean).float()
+    tensors["feature_std"] = torch.from_numpy(head.feature_std).float()
+    with atomic_dir(path) as tmp:
+        save_file(tensors, str(tmp / WEIGHTS))
+        meta = {"format": FORMAT, "version": 1, "target_columns": list(head.target_columns),
+                "head_sha256": sha256_file(tmp / WEIGHTS), "versions": package_versions(),
+                **info}  # fmt: skip
+        (tmp / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def load_bundle(path: str | Path) -> tuple[FittedHead, dict[str, Any]]:
+    """Read a bundle folder, checking its format and the hash of its weights.
+
+    Raises:
+        CheckpointError: not a bundle, tampered or truncated weights.
+    """
+    folder = Path(path)
+    meta_path, weights = folder / META, folder / WEIGHTS
+    if not meta_path.is_file() or not weights.is_file():
+        raise CheckpointError(f"{folder} is not a symptom-head bundle (no {META} or {WEIGHTS})")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{meta_path}: unknown bundle format {meta.get('format')!r}")
+    if sha256_file(weights) != meta.get("head_sha256"):
+        raise CheckpointError(f"{weights}: SHA-256 mismatch; the file is truncated or modified")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"{weights}: unreadable ({err})") from None
+    state = {k[4:]: v for k, v in tensors.items() if k.startswith("mlp.")}
+    d_in, d_out = state["net.0.weight"].shape[1], state["net.3.weight"].shape[0]
+    hidden = state["net.0.weight"].shape[0]
+    model = MLPHead(d_in, d_out, hidden)
+    model.load_state_dict(state)
+    head = FittedHead(model.eval(), tensors["feature_mean"].numpy().astype(np.float64),
+                      tensors["feature_std"].numpy().astype(np.float64),
+                      tuple(meta["target_columns"]))  # fmt: skip
+    return head, meta
+
+
+def head_settings_dict(settings: HeadSettings) -> dict[str, Any]:
+    """JSON form of the head settings."""
+    return asdict(settings)

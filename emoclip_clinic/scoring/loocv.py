@@ -1,0 +1,119 @@
+"""Leave-one-patient-out cross-validation of the symptom head, with agreement statistics.
+
+All interviews of a patient leave together (scikit-learn's ``LeaveOneGroupOut`` on patient
+ids), so no patient is ever both trained on and tested. Agreement of the held-out predictions
+with the ratings (MAE, RMSE, PCC, Lin's CCC, ICC(2,1), ICC(3,1), Bland-Altman, patient
+bootstrap intervals) comes from :mod:`emoclip_clinic.stats.agreement`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import LeaveOneGroupOut
+
+from emoclip_clinic.errors import DataError
+from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
+from emoclip_clinic.scoring.cache import RecordingEmbeddings
+from emoclip_clinic.scoring.head import (
+    FittedHead,
+    HeadSettings,
+    fit_symptom_head,
+    targets_on_item_range,
+)
+from emoclip_clinic.scoring.labels import Labels
+from emoclip_clinic.stats.agreement import agreement_table
+
+
+@dataclass
+class CohortData:
+    """Usable clip embeddings and ratings of the interviews that can be scored."""
+
+    interview_ids: list[str]
+    patient_ids: np.ndarray  # (n,)
+    clips: list[np.ndarray]  # per interview (n_i, d)
+    ratings: pd.DataFrame  # (n, items + total) in scale units, indexed by interview id
+    left_out: dict[str, str] = field(default_factory=dict)  # interview id -> reason
+
+
+def cohort_data(labels: Labels, embeddings: dict[str, RecordingEmbeddings]) -> CohortData:
+    """Pair ratings with embeddings; interviews without a usable clip are left out, with why.
+
+    Raises:
+        DataError: fewer than 3 patients remain.
+    """
+    ratings = labels.scores(with_total=True)
+    patients = dict(zip(labels.table["interview_id"], labels.patient_ids, strict=True))
+    ids, clips, left_out = [], [], {}
+    for interview in ratings.index:
+        entry = embeddings.get(interview)
+        if entry is None:
+            left_out[interview] = "no embeddings (recording failed or was not embedded)"
+        elif not entry.usable.any():
+            left_out[interview] = "no clip with a usable face"
+        else:
+            ids.append(interview)
+            clips.append(entry.usable_embeddings)
+    patient_ids = np.array([patients[i] for i in ids])
+    if len(set(patient_ids)) < 3:
+        raise DataError(f"{labels.path}: fewer than 3 patients with usable recordings")
+    return CohortData(ids, patient_ids, clips, ratings.loc[ids], left_out)
+
+
+def fit_head_on(data: CohortData, scale, settings: HeadSettings, rows=None) -> FittedHead:
+    """Fit the head on the interviews ``rows`` (default: all)."""
+    rows = np.arange(len(data.interview_ids)) if rows is None else rows
+    targets = targets_on_item_range(data.ratings.to_numpy()[rows], scale)
+    model, mean, std = fit_symptom_head([data.clips[i] for i in rows], targets, settings)
+    return FittedHead(model, mean, std, tuple(data.ratings.columns))
+
+
+def leave_one_patient_out(
+    data: CohortData,
+    scale,
+    settings: HeadSettings | None = None,
+    progress: ProgressHook = NO_PROGRESS,
+) -> pd.DataFrame:
+    """Held-out predictions (scale units) of every interview, one model per left-out patient."""
+    settings = settings or HeadSettings()
+    predictions = np.zeros(data.ratings.shape)
+    splits = list(LeaveOneGroupOut().split(data.clips, groups=data.patient_ids))
+    progress.start("leave-one-patient-out", total=len(splits), unit="fold")
+    for train, test in splits:
+        head = fit_head_on(data, scale, settings, train)
+        for i in test:
+            predictions[i] = head.predict_interview(data.clips[i], scale)
+        progress.advance("leave-one-patient-out")
+    progress.end("leave-one-patient-out")
+    return pd.DataFrame(predictions, index=data.ratings.index, columns=data.ratings.columns)
+
+
+def agreement(
+    data: CohortData, predictions: pd.DataFrame, n_boot: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """Agreement table (a row per item and the total) of held-out predictions vs ratings."""
+    return agreement_table(predictions, data.ratings, data.patient_ids,
+                           list(data.ratings.columns), n_boot=n_boot, seed=seed)  # fmt: skip
+
+
+def residual_quantiles(
+    data: CohortData, predictions: pd.DataFrame, coverage: float = 0.95
+) -> dict[str, tuple[float, float]]:
+    """Per column, quantiles of (rating - held-out prediction): a prediction interval."""
+    residuals = data.ratings - predictions
+    low, high = (1 - coverage) / 2, 1 - (1 - coverage) / 2
+    return {c: (float(residuals[c].quantile(low)), float(residuals[c].quantile(high)))
+            for c in residuals.columns}  # fmt: skip
+
+
+def summary(data: CohortData) -> dict[str, Any]:
+    """Counts for reports: interviews, patients, clips, left-out interviews."""
+    return {
+        "interviews": len(data.interview_ids),
+        "patients": len(set(data.patient_ids)),
+        "clips": int(sum(len(c) for c in data.clips)),
+        "left_out": data.left_out,
+    }

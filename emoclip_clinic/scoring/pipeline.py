@@ -1,0 +1,171 @@
+"""The scoring jobs behind ``embed``, ``loocv``, ``train-head`` and ``score``.
+
+Each function is one command's work: it takes paths and settings, writes its outputs
+atomically, and returns what the command prints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from emoclip_clinic.errors import ConfigError, DataError
+from emoclip_clinic.faces.tracking import DetectorTracker, FaceSource, TrackFile, WholeFrame
+from emoclip_clinic.faces.tracks import read_face_tracks
+from emoclip_clinic.models.checkpoints import load_checkpoint
+from emoclip_clinic.models.emoclip import EmoCLIP
+from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
+from emoclip_clinic.scoring.cache import (
+    EmbeddingCache,
+    RecordingEmbeddings,
+    cache_key,
+    content_hash,
+)
+from emoclip_clinic.scoring.embed import EmbedSettings, embed_recording
+
+logger = logging.getLogger(__name__)
+FACE_MODES = ("auto", "tracks", "detector", "whole-frame")
+
+
+@dataclass(frozen=True)
+class FaceOptions:
+    """Where the patient's face comes from."""
+
+    mode: str = "auto"  # "tracks", "detector", "whole-frame", or "auto" (tracks if present)
+    tracks_dir: Path | None = None  # folder of <recording stem>.csv face-track files
+    detector: str = "builtin"  # detector name for mode "detector"
+
+    def __post_init__(self) -> None:
+        if self.mode not in FACE_MODES:
+            raise ConfigError(
+                f"face mode must be one of {', '.join(FACE_MODES)}, got {self.mode!r}"
+            )
+
+    def track_file(self, recording: Path) -> Path | None:
+        """The face-track file of a recording, if there is one."""
+        folder = self.tracks_dir or recording.parent.parent / "tracks"
+        path = folder / f"{recording.stem}.csv"
+        return path if path.is_file() else None
+
+    def source_for(self, recording: Path) -> FaceSource:
+        """A fresh face source for one recording.
+
+        Raises:
+            DataError: mode "tracks" and the recording has no track file.
+        """
+        if self.mode == "whole-frame":
+            return WholeFrame()
+        track = self.track_file(recording)
+        if self.mode == "tracks" or (self.mode == "auto" and track is not None):
+            if track is None:
+                raise DataError(f"{recording}: no face-track file {recording.stem}.csv")
+            return TrackFile(read_face_tracks(track), name=track.name)
+        from emoclip_clinic.faces.detectors import make_detector
+
+        return DetectorTracker(make_detector(self.detector))
+
+
+@dataclass
+class Encoder:
+    """A frozen EmoCLIP video encoder and its identity."""
+
+    model: EmoCLIP
+    config_name: str  # model config name
+    weights_sha256: str  # identifies the exact weights
+    checkpoint: str  # where it was loaded from
+
+
+def load_encoder(checkpoint: str | Path, device: str = "cpu") -> Encoder:
+    """Load a checkpoint folder as a frozen encoder."""
+    model, info = load_checkpoint(checkpoint, device)
+    model.requires_grad_(False)
+    return Encoder(model, info.config.name, info.weights_sha256, str(checkpoint))
+
+
+def _embed_one(path, encoder, settings, faces, cache, progress) -> RecordingEmbeddings:
+    if not path.is_file():
+        raise DataError(f"recording not found: {path}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file")
+    source = faces.source_for(path)
+    parts = {"recording_sha256": content_hash(path, cache.folder),
+             "encoder_sha256": encoder.weights_sha256, "settings": settings.key_parts(),
+             "face_source": source.description}  # fmt: skip
+    key = cache_key(parts)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    entry = embed_recording(path, encoder.model, source, settings, progress)
+    entry.meta |= {"cache_key": key, "key_parts": parts, "encoder": encoder.config_name}
+    cache.put(key, entry)
+    return entry
+
+
+def embed_cohort(
+    recordings: dict[str, Path],
+    encoder: Encoder,
+    settings: EmbedSettings,
+    faces: FaceOptions,
+    cache_dir: Path,
+    progress: ProgressHook = NO_PROGRESS,
+) -> tuple[dict[str, RecordingEmbeddings], dict[str, str]]:
+    """Embed (or take from the cache) every recording; a bad recording is reported, not fatal.
+
+    Returns:
+        Embeddings by interview id, and the reason for every recording that failed.
+    """
+    cache = EmbeddingCache(cache_dir)
+    done, failed = {}, {}
+    progress.start("recordings", total=len(recordings), unit="recording")
+    for interview, path in recordings.items():
+        try:
+            done[interview] = _embed_one(Path(path), encoder, settings, faces, cache, progress)
+        except DataError as err:
+            logger.warning("%s: %s", interview, err)
+            failed[interview] = str(err)
+        progress.advance("recordings")
+    progress.end("recordings")
+    return done, failed
+
+
+def settings_record(settings: EmbedSettings, faces: FaceOptions) -> dict[str, Any]:
+    """JSON form of embedding and face settings."""
+    return {"embed": asdict(settings), "faces": {k: str(v) for k, v in asdict(faces).items()}}
+
+
+def elapsed(start: float) -> float:
+    """Seconds since ``start`` (a ``time.perf_counter`` value), rounded."""
+    return round(time.perf_counter() - start, 3)
+
+
+def json_ready(value: Any) -> Any:
+    """numpy scalars and arrays to plain Python, recursively."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, torch.Tensor):
+        return json_ready(value.tolist())
+    return value
+
+
+def read_ceiling(labels_path: Path) -> dict[str, float]:
+    """Oracle PCC per item written by the synthetic world beside its labels (if any)."""
+    path = labels_path.parent / "ceiling.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        str(k): float(v) for k, v in data.get("pcc", data).items() if isinstance(v, int | float)
+    }
