@@ -49,27 +49,48 @@ class FittedHead:
         with torch.no_grad():
             return self.model(x).numpy()
 
-    def predict_interview(self, clips: np.ndarray, scale: Scale) -> np.ndarray:
-        """(k,) interview prediction on the scale's own ranges: mean over clips, clipped."""
+    def predict_interview(self, clips: np.ndarray, ranges: Ranges) -> np.ndarray:
+        """(k,) interview prediction in scale units: mean over clips, clipped to the ranges."""
         if len(clips) == 0:
             raise DataError("the recording has no usable clip to score")
-        return to_scale_units(self.predict_clips(clips).mean(axis=0), scale)
+        return to_scale_units(self.predict_clips(clips).mean(axis=0), ranges)
 
 
-def targets_on_item_range(scores: np.ndarray, scale: Scale) -> np.ndarray:
+@dataclass(frozen=True)
+class Ranges:
+    """Ranges of a scale's items (shared) and of its total."""
+
+    item: tuple[float, float]  # (min, max) of every item
+    total: tuple[float, float]  # (min, max) of the total
+
+    @classmethod
+    def of(cls, scale: Scale) -> Ranges:
+        """The ranges of a scale."""
+        return cls(scale.item_range, (scale.total.min, scale.total.max))
+
+    def total_to_item(self, total: np.ndarray) -> np.ndarray:
+        """Map totals linearly onto the item range."""
+        (lo, hi), (t_lo, t_hi) = self.item, self.total
+        return lo + (total - t_lo) * (hi - lo) / (t_hi - t_lo)
+
+    def item_to_total(self, value: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`total_to_item`."""
+        (lo, hi), (t_lo, t_hi) = self.item, self.total
+        return t_lo + (value - lo) * (t_hi - t_lo) / (hi - lo)
+
+
+def targets_on_item_range(scores: np.ndarray, ranges: Ranges) -> np.ndarray:
     """(n, items + 1) targets: items as rated, the total mapped onto the item range."""
     out = scores.astype(float).copy()
-    out[:, -1] = scale.total_to_item_range(out[:, -1])
+    out[:, -1] = ranges.total_to_item(out[:, -1])
     return out
 
 
-def to_scale_units(values: np.ndarray, scale: Scale) -> np.ndarray:
+def to_scale_units(values: np.ndarray, ranges: Ranges) -> np.ndarray:
     """Inverse of :func:`targets_on_item_range`, clipped to each range."""
     values = np.asarray(values, float).copy()
-    low, high = scale.item_range
-    values[..., :-1] = np.clip(values[..., :-1], low, high)
-    values[..., -1] = np.clip(scale.item_range_to_total(values[..., -1]), scale.total.min,
-                              scale.total.max)  # fmt: skip
+    values[..., :-1] = np.clip(values[..., :-1], *ranges.item)
+    values[..., -1] = np.clip(ranges.item_to_total(values[..., -1]), *ranges.total)
     return values
 
 

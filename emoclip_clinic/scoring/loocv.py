@@ -21,6 +21,7 @@ from emoclip_clinic.scoring.cache import RecordingEmbeddings
 from emoclip_clinic.scoring.head import (
     FittedHead,
     HeadSettings,
+    Ranges,
     fit_symptom_head,
     targets_on_item_range,
 )
@@ -66,7 +67,7 @@ def cohort_data(labels: Labels, embeddings: dict[str, RecordingEmbeddings]) -> C
 def fit_head_on(data: CohortData, scale, settings: HeadSettings, rows=None) -> FittedHead:
     """Fit the head on the interviews ``rows`` (default: all)."""
     rows = np.arange(len(data.interview_ids)) if rows is None else rows
-    targets = targets_on_item_range(data.ratings.to_numpy()[rows], scale)
+    targets = targets_on_item_range(data.ratings.to_numpy()[rows], Ranges.of(scale))
     model, mean, std = fit_symptom_head([data.clips[i] for i in rows], targets, settings)
     return FittedHead(model, mean, std, tuple(data.ratings.columns))
 
@@ -85,7 +86,7 @@ def leave_one_patient_out(
     for train, test in splits:
         head = fit_head_on(data, scale, settings, train)
         for i in test:
-            predictions[i] = head.predict_interview(data.clips[i], scale)
+            predictions[i] = head.predict_interview(data.clips[i], Ranges.of(scale))
         progress.advance("leave-one-patient-out")
     progress.end("leave-one-patient-out")
     return pd.DataFrame(predictions, index=data.ratings.index, columns=data.ratings.columns)

@@ -1,0 +1,115 @@
+"""``score``: one recording -> item scores with intervals, and a per-clip timeline.
+
+Besides the head's clip-level predictions, the timeline carries a facial-expressivity trace:
+per clip, 1 - p(neutral) of EmoCLIP's zero-shot recognition of the 7 basic classes from their
+class descriptions (softmax with the model's own temperature). It is a description of the
+recording, not a validated measure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from emoclip_clinic.fileio import atomic_path, write_json_atomic
+from emoclip_clinic.models.build import get_tokenizer
+from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
+from emoclip_clinic.provenance import package_versions, sha256_file
+from emoclip_clinic.scoring.bundle import load_bundle
+from emoclip_clinic.scoring.embed import EmbedSettings
+from emoclip_clinic.scoring.head import Ranges, to_scale_units
+from emoclip_clinic.scoring.jobs import check_bundle_fits, score_table
+from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, json_ready, load_encoder
+from emoclip_clinic.zeroshot.classifier import description_embeddings
+from emoclip_clinic.zeroshot.descriptions import load_descriptions
+
+
+def expressivity(encoder, embeddings: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per clip 1 - p(neutral) and the probabilities of the 7 basic classes (zero-shot)."""
+    model = encoder.model
+    descriptions = load_descriptions("basic7")
+    classes = list(descriptions.classes)
+    text = description_embeddings(model, get_tokenizer(model.config), descriptions, classes)
+    logits = float(model.scale()) * torch.from_numpy(embeddings).float() @ text.T
+    probs = torch.softmax(logits, dim=1).numpy()
+    return 1.0 - probs[:, classes.index("neutral")], dict(zip(classes, probs.T, strict=True))
+
+
+def _timeline(entry, head, meta, encoder) -> pd.DataFrame:
+    frame = pd.DataFrame({"clip": np.arange(len(entry.usable)), "start_s": entry.start_s,
+                          "end_s": entry.end_s, "usable": entry.usable,
+                          "face_fraction": entry.face_fraction,
+                          "confidence": entry.confidence})  # fmt: skip
+    usable = entry.usable
+    columns = meta["target_columns"]
+    predicted = np.full((len(usable), len(columns)), np.nan)
+    trace = np.full(len(usable), np.nan)
+    if usable.any():
+        clips = entry.embeddings[usable]
+        predicted[usable] = np.array([to_scale_units(r, bundle_ranges(meta))
+                                      for r in head.predict_clips(clips)])  # fmt: skip
+        trace[usable], _ = expressivity(encoder, clips)
+    for k, column in enumerate(columns):
+        frame[f"predicted_{column}"] = predicted[:, k]
+    frame["expressivity"] = trace
+    return frame
+
+
+def bundle_ranges(meta: dict[str, Any]) -> Ranges:
+    """The item and total ranges recorded in a bundle."""
+    ranges, scale = meta["scale"]["ranges"], meta["scale"]
+    return Ranges(tuple(ranges[scale["items"][0]]), tuple(ranges[scale["total"]]))
+
+
+def score_recording(
+    recording: Path,
+    bundle: Path,
+    checkpoint: Path,
+    out_dir: Path,
+    faces: FaceOptions | None = None,
+    cache_dir: Path | None = None,
+    scale: str | None = None,
+    device: str = "cpu",
+    progress: ProgressHook = NO_PROGRESS,
+) -> dict[str, Any]:
+    """Score one recording; write ``<stem>_score.json`` and ``<stem>_timeline.csv``.
+
+    Raises:
+        CheckpointError: the head does not fit the encoder or the scale.
+        DataError: missing, empty or undecodable recording, or no usable face in it.
+    """
+    head, meta = load_bundle(bundle)
+    encoder = load_encoder(checkpoint, device)
+    check_bundle_fits(meta, encoder.weights_sha256, scale)
+    settings = EmbedSettings(**meta["embed_settings"])
+    cache = cache_dir or out_dir / "cache"
+    done, failed = embed_cohort({recording.stem: recording}, encoder, settings,
+                                faces or FaceOptions(), cache, progress)  # fmt: skip
+    if failed:
+        from emoclip_clinic.errors import DataError
+
+        raise DataError(failed[recording.stem])
+    entry = done[recording.stem]
+    prediction = head.predict_interview(entry.usable_embeddings, bundle_ranges(meta))
+    table = score_table(meta, prediction)
+    timeline = _timeline(entry, head, meta, encoder)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / f"{recording.stem}_timeline.csv") as tmp:
+        timeline.to_csv(tmp, index=False)
+    result = {
+        "kind": "score", "recording": {"path": str(recording), "sha256": sha256_file(recording),
+                                       **{k: entry.meta.get(k) for k in ("duration_s", "fps",
+                                                                          "width", "height")}},
+        "scores": table.reset_index().to_dict("records"), "bundle": str(bundle),
+        "bundle_meta": {k: meta[k] for k in ("scale", "encoder", "cohort", "interval_95")},
+        "quality": {"clips": len(entry.usable), "usable_clips": int(entry.usable.sum()),
+                    "face_time_share": float(np.mean(entry.face_fraction))},
+        "timeline": timeline.to_dict("records"), "face_source": entry.meta.get("face_source"),
+        "versions": package_versions(),
+    }  # fmt: skip
+    write_json_atomic(out_dir / f"{recording.stem}_score.json", json_ready(result))
+    return result
