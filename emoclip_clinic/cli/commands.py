@@ -6,5 +6,6 @@ from emoclip_clinic.cli import (  # noqa: F401
     models_cmd,
     placeholders,
     pretrain_cmd,
+    scoring_cmd,
     zeroshot_cmd,
 )

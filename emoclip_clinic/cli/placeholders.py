@@ -21,14 +21,6 @@ def _placeholder(name: str, summary: str, issue: str) -> None:
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
     name: (summary, issue)
     for name, summary, issue in (
-        (
-            "embed",
-            "Cut recordings into clips, track the face, store clip embeddings.",
-            "scoring issue",
-        ),
-        ("score", "Score one interview recording with a trained head.", "scoring issue"),
-        ("loocv", "Leave-one-patient-out cross-validation of the symptom head.", "scoring issue"),
-        ("train-head", "Fit the symptom head on a whole cohort and save it.", "scoring issue"),
         ("report", "Render clinician HTML reports from loocv and score outputs.", "reports issue"),
         (
             "synth",

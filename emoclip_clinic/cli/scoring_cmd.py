@@ -1,0 +1,179 @@
+"""``embed``, ``loocv``, ``train-head`` and ``score``: the interview-scoring commands."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emoclip_clinic.cli import app
+
+
+class FaceMode(StrEnum):
+    """Where the patient's face comes from."""
+
+    auto = "auto"
+    tracks = "tracks"
+    detector = "detector"
+    whole_frame = "whole-frame"
+
+
+Checkpoint = Annotated[
+    Path, typer.Option(help="EmoCLIP checkpoint folder (frozen encoder).", exists=True)
+]
+Cache = Annotated[Path, typer.Option(help="Embedding cache folder.")]
+Faces = Annotated[
+    FaceMode, typer.Option(help="auto: track files if present, else the face detector.")
+]
+TracksDir = Annotated[
+    Path | None, typer.Option(help="Folder of <recording>.csv face tracks (OpenFace-style).")
+]
+Detector = Annotated[str, typer.Option(help="Face detector for --faces detector/auto.")]
+ClipLen = Annotated[int, typer.Option(help="Frames per clip after downsampling.")]
+Downsample = Annotated[int, typer.Option(help="Keep every k-th frame.")]
+Device = Annotated[str, typer.Option(help="cpu or cuda.")]
+
+
+def _embed_settings(clip_len: int, downsample: int):
+    from emoclip_clinic.scoring.embed import EmbedSettings
+
+    return EmbedSettings(downsample=downsample, clip_len=clip_len)
+
+
+def _faces(mode: FaceMode, tracks: Path | None, detector: str):
+    from emoclip_clinic.scoring.pipeline import FaceOptions
+
+    return FaceOptions(mode.value, tracks, detector)
+
+
+def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, downsample,
+         device, seed):  # fmt: skip
+    from emoclip_clinic.scoring.head import HeadSettings
+    from emoclip_clinic.scoring.jobs import CohortJob
+
+    return CohortJob(labels, scale, checkpoint, cache, _embed_settings(clip_len, downsample),
+                     _faces(faces, tracks, detector), HeadSettings(seed=seed), device)  # fmt: skip
+
+
+@app.command("embed")
+def embed_command(
+    recordings: Annotated[list[Path], typer.Argument(help="Recordings to embed.")],
+    checkpoint: Checkpoint,
+    cache: Cache = Path("emoclip_cache"),
+    faces: Faces = FaceMode.auto,
+    tracks: TracksDir = None,
+    detector: Detector = "builtin",
+    clip_len: ClipLen = 32,
+    downsample: Downsample = 4,
+    device: Device = "cpu",
+) -> None:
+    """Cut recordings into clips, find the patient's face, and cache clip embeddings."""
+    from emoclip_clinic.cli.console import RichProgress, stdout
+    from emoclip_clinic.scoring.pipeline import embed_cohort, load_encoder
+
+    encoder = load_encoder(checkpoint, device)
+    with RichProgress() as progress:
+        done, failed = embed_cohort({p.stem: p for p in recordings}, encoder,
+                                    _embed_settings(clip_len, downsample),
+                                    _faces(faces, tracks, detector), cache, progress)  # fmt: skip
+    for name, entry in done.items():
+        stdout.print(f"{name}: {int(entry.usable.sum())}/{len(entry.usable)} clips with a face")
+    for name, reason in failed.items():
+        stdout.print(f"[red]{name}: failed: {reason}[/]")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("loocv")
+def loocv_command(
+    labels: Annotated[Path, typer.Argument(help="Labels CSV.", exists=True, dir_okay=False)],
+    checkpoint: Checkpoint,
+    scale: Annotated[str, typer.Option(help="panss, cains, or a scale name/file.")] = "panss",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("loocv"),
+    cache: Cache = Path("emoclip_cache"),
+    faces: Faces = FaceMode.auto,
+    tracks: TracksDir = None,
+    detector: Detector = "builtin",
+    clip_len: ClipLen = 32,
+    downsample: Downsample = 4,
+    n_boot: Annotated[int, typer.Option(help="Patient-bootstrap replicates.")] = 2000,
+    device: Device = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of head training and bootstrap.")] = 0,
+) -> None:
+    """Leave-one-patient-out cross-validation of the symptom head, with agreement statistics."""
+    from emoclip_clinic.cli.console import RichProgress, stdout
+    from emoclip_clinic.cli.tables import agreement_table
+    from emoclip_clinic.scoring.jobs import run_loocv
+
+    job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
+               clip_len, downsample, device, seed)  # fmt: skip
+    with RichProgress() as progress:
+        result = run_loocv(job, out, n_boot=n_boot, seed=seed, progress=progress)
+    stdout.print(agreement_table(result))
+    stdout.print(f"results: {out / 'loocv.json'}, {out / 'loocv_agreement.csv'}")
+
+
+@app.command("train-head")
+def train_head_command(
+    labels: Annotated[Path, typer.Argument(help="Labels CSV.", exists=True, dir_okay=False)],
+    checkpoint: Checkpoint,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write.")],
+    scale: Annotated[str, typer.Option(help="panss, cains, or a scale name/file.")] = "panss",
+    cache: Cache = Path("emoclip_cache"),
+    faces: Faces = FaceMode.auto,
+    tracks: TracksDir = None,
+    detector: Detector = "builtin",
+    clip_len: ClipLen = 32,
+    downsample: Downsample = 4,
+    device: Device = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of head training.")] = 0,
+) -> None:
+    """Fit the symptom head on the whole cohort and save it as a bundle for `score`."""
+    from emoclip_clinic.cli.console import RichProgress, stdout
+    from emoclip_clinic.scoring.jobs import run_train_head
+
+    job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
+               clip_len, downsample, device, seed)  # fmt: skip
+    with RichProgress() as progress:
+        info = run_train_head(job, out, seed=seed, progress=progress)
+    stdout.print(f"head bundle: {out} ({info['cohort']['interviews']} interviews)")
+
+
+@app.command("score")
+def score_command(
+    recording: Annotated[Path, typer.Argument(help="Interview recording.")],
+    head: Annotated[Path, typer.Option(help="Bundle from train-head.", exists=True)],
+    checkpoint: Checkpoint,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("scores"),
+    scale: Annotated[
+        str | None, typer.Option(help="Refuse the head unless it predicts this scale.")
+    ] = None,
+    cache: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = None,
+    faces: Faces = FaceMode.auto,
+    tracks: TracksDir = None,
+    detector: Detector = "builtin",
+    report: Annotated[bool, typer.Option(help="Also write the patient HTML report.")] = False,
+    device: Device = "cpu",
+) -> None:
+    """Score one recording: item scores with 95% intervals and a per-clip timeline."""
+    from emoclip_clinic.cli.console import RichProgress, stdout
+    from emoclip_clinic.cli.tables import score_table
+    from emoclip_clinic.scoring.score import score_recording
+
+    with RichProgress() as progress:
+        result = score_recording(recording, head, checkpoint, out, _faces(faces, tracks, detector),
+                                 cache, _scale_name(scale) if scale else None, device,
+                                 progress)  # fmt: skip
+    stdout.print(score_table(result))
+    stdout.print(f"results: {out / (recording.stem + '_score.json')}")
+    if report:
+        from emoclip_clinic.report import render_patient_report
+
+        path = render_patient_report(out / f"{recording.stem}_score.json", out)
+        stdout.print(f"report: {path}")
+
+
+def _scale_name(scale: str) -> str:
+    return {"panss": "panss_negative", "cains": "cains_expression"}.get(scale, scale)
