@@ -7,5 +7,6 @@ from emoclip_clinic.cli import (  # noqa: F401
     placeholders,
     pretrain_cmd,
     scoring_cmd,
+    synth_cmd,
     zeroshot_cmd,
 )

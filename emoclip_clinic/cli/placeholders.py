@@ -22,11 +22,6 @@ PLACEHOLDERS: dict[str, tuple[str, str]] = {
     name: (summary, issue)
     for name, summary, issue in (
         ("report", "Render clinician HTML reports from loocv and score outputs.", "reports issue"),
-        (
-            "synth",
-            "Make the synthetic face world: captioned clips and interview cohorts.",
-            "synthetic-world issue",
-        ),
         ("demo", "Run the whole chain on the embedded synthetic world.", "demo issue"),
     )
 }
