@@ -295,11 +295,13 @@ def oracle_ceiling(model: LatentModel | None = None, n: int = 100_000, seed: int
         ids = model.scale_items(scale)
         targets = {i: (pop.rated[i], pop.true[i]) for i in ids}
         targets[scale.total.id] = (sum(pop.rated[i] for i in ids), sum(pop.true[i] for i in ids))
+        rated = np.column_stack([r for r, _ in targets.values()]).astype(float)
+        beta = np.linalg.lstsq(design[:half], rated[:half], rcond=None)[0]
+        predicted = design[half:] @ beta
         oracle[scale_name], bound[scale_name] = {}, {}
-        for name, (rated, true) in targets.items():
-            beta = np.linalg.lstsq(design[:half], rated[:half], rcond=None)[0]
-            oracle[scale_name][name] = round(_pcc(design[half:] @ beta, rated[half:]), 4)
-            bound[scale_name][name] = round(_pcc(true, rated), 4)
+        for k, (name, (rating, true)) in enumerate(targets.items()):
+            oracle[scale_name][name] = round(_pcc(predicted[:, k], rating[half:]), 4)
+            bound[scale_name][name] = round(_pcc(true, rating), 4)
         observable[scale_name] = {
             i: bool(set(model.item_domains[i]) & observable_domains) for i in ids
         }

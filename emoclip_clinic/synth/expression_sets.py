@@ -30,6 +30,7 @@ from emoclip_clinic.synth.dynamics import DynamicsConfig, sample_episode, simula
 from emoclip_clinic.synth.face import FaceRenderer, Identity
 from emoclip_clinic.synth.styles import get_style, vary_style
 from emoclip_clinic.synth.writing import (
+    DECORD_BAD_WIDTHS,
     STREAM_DFEW,
     STREAM_MAFW,
     check_seed,
@@ -74,8 +75,8 @@ class ClipSetConfig:
             problems.append(f"n_identities must be >= {N_FOLDS} (5 folds), got {self.n_identities}")
         if self.clips_per_identity < 1:
             problems.append(f"clips_per_identity must be >= 1, got {self.clips_per_identity}")
-        if self.size < 16 or self.size % 2:
-            problems.append(f"size must be even and >= 16, got {self.size}")
+        if self.size < 32 or self.size % 2 or self.size in DECORD_BAD_WIDTHS:
+            problems.append(f"size must be even, >= 32 and not 48 or 72 (decord), got {self.size}")
         if self.fps <= 0:
             problems.append(f"fps must be > 0, got {self.fps}")
         low, high = self.seconds

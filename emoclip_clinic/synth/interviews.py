@@ -39,6 +39,7 @@ from emoclip_clinic.synth.styles import (
     vary_style,
 )
 from emoclip_clinic.synth.writing import (
+    DECORD_BAD_WIDTHS,
     STREAM_COHORT,
     STREAM_INTERVIEW,
     atomic_open,
@@ -81,8 +82,12 @@ class InterviewConfig:
             problems.append(f"interviews_per_patient must be 1 <= low <= high, got {low}, {high}")
         if not 0 < self.minutes <= 600:
             problems.append(f"minutes must be within (0, 600], got {self.minutes}")
-        if min(self.width, self.height) < 64 or self.width % 2 or self.height % 2:
-            problems.append(f"size must be even and >= 64 pixels, got {self.width}x{self.height}")
+        odd = self.width % 2 or self.height % 2 or self.width in DECORD_BAD_WIDTHS
+        if min(self.width, self.height) < 64 or odd:
+            problems.append(
+                f"size must be even, >= 64 pixels and not 72 wide (decord), "
+                f"got {self.width}x{self.height}"
+            )
         if self.fps <= 0:
             problems.append(f"fps must be > 0, got {self.fps}")
         if problems:

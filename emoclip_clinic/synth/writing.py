@@ -27,6 +27,10 @@ from emoclip_clinic.resources import protocols_dir
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
+# decord 0.6 decodes frames of these widths with a wrong channel count (its row padding); the
+# writers refuse them so that every synthetic file decodes with decord (checked 16-700 px).
+DECORD_BAD_WIDTHS = (16, 24, 48, 72)
+
 # Seed streams: the first integer after the user's seed; they keep data sets apart.
 STREAM_MAFW, STREAM_DFEW, STREAM_COHORT, STREAM_INTERVIEW = 1, 2, 3, 4
 
