@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePath
 from typing import Any
 
 
@@ -48,17 +49,22 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON (NaN written as null) to ``path`` atomically."""
-    return write_text_atomic(path, json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n")
+    return write_text_atomic(path, json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
 
 
-def _json_safe(value: Any) -> Any:
-    """Replace NaN and infinities (not valid JSON) by None, recursively."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+def json_safe(value: Any) -> Any:
+    """Plain JSON types, recursively: numpy and torch values to Python, paths to strings,
+    NaN and infinities (not valid JSON) to None."""
+    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy arrays/scalars, tensors
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
     return value
 
 

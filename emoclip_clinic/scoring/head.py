@@ -10,6 +10,7 @@ the mean of its clips' predictions.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +27,8 @@ class HeadSettings:
     """Training settings of the symptom head."""
 
     hidden: int | None = None  # hidden width; None = d/2 as in the paper
-    steps: int = 300  # optimisation steps
-    clips_per_interview: int = 32  # clips drawn per interview and step
+    steps: int = 150  # optimisation steps
+    clips_per_interview: int = 8  # clips drawn per interview and step
     lr: float = 1e-3  # AdamW learning rate
     weight_decay: float = 1e-2  # AdamW weight decay
     dropout: float = 0.1  # dropout before the output layer
@@ -94,39 +95,103 @@ def to_scale_units(values: np.ndarray, ranges: Ranges) -> np.ndarray:
     return values
 
 
-def fit_symptom_head(
-    clips: list[np.ndarray], targets: np.ndarray, settings: HeadSettings = HeadSettings()
-) -> tuple[MLPHead, np.ndarray, np.ndarray]:
-    """Train the MLP on the clips of several interviews.
+def _padded(clips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, max_clips, d) zero-padded embeddings and (n,) clip counts."""
+    lengths = torch.tensor([len(c) for c in clips])
+    padded = torch.zeros(len(clips), int(lengths.max()), clips[0].shape[1])
+    for i, c in enumerate(clips):
+        padded[i, : len(c)] = torch.from_numpy(np.asarray(c, np.float32))
+    return padded, lengths
+
+
+def _fold_stats(clips: list[np.ndarray], masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per fold, mean and std of the training clips' embeddings (F, d)."""
+    sums = np.stack([c.sum(axis=0) for c in clips]).astype(np.float64)
+    squares = np.stack([(c.astype(np.float64) ** 2).sum(axis=0) for c in clips])
+    counts = np.array([len(c) for c in clips], np.float64)
+    n = masks @ counts
+    mean = (masks @ sums) / n[:, None]
+    std = np.sqrt(np.maximum((masks @ squares) / n[:, None] - mean**2, 0)) + 1e-6
+    return mean, std
+
+
+class _FoldMLPs(nn.Module):
+    """F independent MLPs (one per fold) evaluated together with batched matrix products."""
+
+    def __init__(self, template: MLPHead, folds: int) -> None:
+        super().__init__()
+        first, last = template.net[0], template.net[3]
+        self.w1 = nn.Parameter(first.weight.detach().T.repeat(folds, 1, 1))  # (F, d, h)
+        self.b1 = nn.Parameter(first.bias.detach().repeat(folds, 1))  # (F, h)
+        self.w2 = nn.Parameter(last.weight.detach().T.repeat(folds, 1, 1))  # (F, h, k)
+        self.b2 = nn.Parameter(last.bias.detach().repeat(folds, 1))  # (F, k)
+        self.dropout = nn.Dropout(template.net[2].p)
+
+    def forward(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """(N, d) raw inputs -> (F, N, k); each fold standardises with its own statistics."""
+        w1 = self.w1 / std[:, :, None]  # folding (x - mean) / std into the first layer
+        b1 = self.b1 - torch.einsum("fd,fdh->fh", mean / std, self.w1)
+        hidden = torch.relu(torch.einsum("nd,fdh->fnh", x, w1) + b1[:, None])
+        return torch.einsum("fnh,fhk->fnk", self.dropout(hidden), self.w2) + self.b2[:, None]
+
+    def head(self, fold: int, template: MLPHead) -> MLPHead:
+        """Fold ``fold``'s weights as a plain :class:`MLPHead`."""
+        head = copy.deepcopy(template)
+        with torch.no_grad():
+            head.net[0].weight.copy_(self.w1[fold].T)
+            head.net[0].bias.copy_(self.b1[fold])
+            head.net[3].weight.copy_(self.w2[fold].T)
+            head.net[3].bias.copy_(self.b2[fold])
+        return head.eval()
+
+
+def fit_symptom_heads(
+    clips: list[np.ndarray],
+    targets: np.ndarray,
+    train_masks: np.ndarray,
+    settings: HeadSettings | None = None,
+) -> list[FittedHead]:
+    """Train one head per row of ``train_masks``, all at once.
+
+    Leave-one-patient-out needs a model per patient; training them as one batched model
+    (independent weights, shared clip draws) costs about as much as a single model when the
+    MLP is small. Each fold standardises inputs with its own training clips' statistics.
 
     Args:
         clips: per interview, its (n_i, d) usable clip embeddings.
-        targets: (interviews, k) targets on the item range.
+        targets: (n, k) targets on the item range.
+        train_masks: (F, n) 0/1: which interviews each fold trains on.
         settings: training settings.
 
     Returns:
-        The head and the feature mean and std used to standardise inputs.
+        F fitted heads, in the order of ``train_masks``.
     """
-    rng = np.random.default_rng(settings.seed)
-    stacked = np.concatenate(clips)
-    mean, std = stacked.mean(axis=0), stacked.std(axis=0) + 1e-6
-    data = [torch.from_numpy((c - mean) / std).float() for c in clips]
+    settings = settings or HeadSettings()
+    masks = np.asarray(train_masks, np.float64)
+    mean, std = _fold_stats(clips, masks)
+    padded, lengths = _padded(clips)
     y = torch.from_numpy(targets).float()
+    weight = torch.from_numpy(masks / masks.sum(axis=1, keepdims=True)).float()  # (F, n)
+    generator = torch.Generator().manual_seed(settings.seed)
     with torch.random.fork_rng():
         torch.manual_seed(settings.seed)
-        head = MLPHead(stacked.shape[1], targets.shape[1], settings.hidden, settings.dropout)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr,
-                                  weight_decay=settings.weight_decay)  # fmt: skip
-    head.train()
-    per = settings.clips_per_interview
-    with torch.random.fork_rng():
-        torch.manual_seed(settings.seed)
+        template = MLPHead(padded.shape[2], targets.shape[1], settings.hidden, settings.dropout)
+        model = _FoldMLPs(template, len(masks))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr,
+                                      weight_decay=settings.weight_decay)  # fmt: skip
+        mean_t, std_t = torch.from_numpy(mean).float(), torch.from_numpy(std).float()
+        rows, per = torch.arange(len(clips))[:, None], settings.clips_per_interview
         for _ in range(settings.steps):
-            picks = [d[rng.integers(0, len(d), per)] for d in data]
+            draw = torch.rand(len(clips), per, generator=generator)
+            picks = padded[rows, (draw * lengths[:, None]).long()].reshape(-1, padded.shape[2])
+            out = model(picks, mean_t, std_t).view(len(masks), len(clips), per, -1)
             # Clip-level regression: every clip is labelled with its interview's ratings.
-            out = head(torch.cat(picks)).view(len(data), per, -1)
-            loss = nn.functional.mse_loss(out, y[:, None, :].expand_as(out))
+            errors = ((out - y[None, :, None, :]) ** 2).mean(dim=(2, 3))  # (F, n)
+            loss = (errors * weight).sum()  # folds are independent: their losses just add up
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    return head.eval(), mean, std
+    columns = tuple(str(i) for i in range(targets.shape[1]))
+    return [
+        FittedHead(model.head(f, template), mean[f], std[f], columns) for f in range(len(masks))
+    ]

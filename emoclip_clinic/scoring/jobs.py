@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from emoclip_clinic.errors import CheckpointError
-from emoclip_clinic.fileio import atomic_path, write_json_atomic
+from emoclip_clinic.fileio import atomic_path, json_safe, write_json_atomic
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
 from emoclip_clinic.scoring.bundle import load_bundle, save_bundle
@@ -30,7 +30,6 @@ from emoclip_clinic.scoring.pipeline import (
     FaceOptions,
     elapsed,
     embed_cohort,
-    json_ready,
     load_encoder,
     read_ceiling,
     settings_record,
@@ -114,7 +113,7 @@ def run_loocv(
         "n_boot": n_boot, "seed": seed, "versions": package_versions(),
         "timing_s": {"total": elapsed(start), "loocv_and_statistics": elapsed(fit_start)},
     }  # fmt: skip
-    write_json_atomic(out_dir / "loocv.json", json_ready(result))
+    write_json_atomic(out_dir / "loocv.json", json_safe(result))
     return result
 
 
@@ -134,7 +133,7 @@ def run_train_head(
         "cohort": summary(data) | {"labels_sha256": sha256_file(job.labels)},
         "failed_recordings": failed, "seed": seed,
     }  # fmt: skip
-    save_bundle(out, head, json_ready(info))
+    save_bundle(out, head, json_safe(info))
     return info
 
 

@@ -22,7 +22,7 @@ from emoclip_clinic.scoring.head import (
     FittedHead,
     HeadSettings,
     Ranges,
-    fit_symptom_head,
+    fit_symptom_heads,
     targets_on_item_range,
 )
 from emoclip_clinic.scoring.labels import Labels
@@ -64,12 +64,17 @@ def cohort_data(labels: Labels, embeddings: dict[str, RecordingEmbeddings]) -> C
     return CohortData(ids, patient_ids, clips, ratings.loc[ids], left_out)
 
 
-def fit_head_on(data: CohortData, scale, settings: HeadSettings, rows=None) -> FittedHead:
-    """Fit the head on the interviews ``rows`` (default: all)."""
-    rows = np.arange(len(data.interview_ids)) if rows is None else rows
-    targets = targets_on_item_range(data.ratings.to_numpy()[rows], Ranges.of(scale))
-    model, mean, std = fit_symptom_head([data.clips[i] for i in rows], targets, settings)
-    return FittedHead(model, mean, std, tuple(data.ratings.columns))
+def fit_heads(data: CohortData, scale, settings: HeadSettings, masks: np.ndarray):
+    """Fit one head per row of ``masks`` (interviews to train on)."""
+    targets = targets_on_item_range(data.ratings.to_numpy(), Ranges.of(scale))
+    heads = fit_symptom_heads(data.clips, targets, masks, settings)
+    columns = tuple(data.ratings.columns)
+    return [FittedHead(h.model, h.feature_mean, h.feature_std, columns) for h in heads]
+
+
+def fit_head_on(data: CohortData, scale, settings: HeadSettings) -> FittedHead:
+    """Fit the head on every interview of the cohort."""
+    return fit_heads(data, scale, settings, np.ones((1, len(data.interview_ids))))[0]
 
 
 def leave_one_patient_out(
@@ -82,9 +87,12 @@ def leave_one_patient_out(
     settings = settings or HeadSettings()
     predictions = np.zeros(data.ratings.shape)
     splits = list(LeaveOneGroupOut().split(data.clips, groups=data.patient_ids))
+    masks = np.zeros((len(splits), len(data.interview_ids)))
+    for fold, (train, _) in enumerate(splits):
+        masks[fold, train] = 1
     progress.start("leave-one-patient-out", total=len(splits), unit="fold")
-    for train, test in splits:
-        head = fit_head_on(data, scale, settings, train)
+    heads = fit_heads(data, scale, settings, masks)
+    for head, (_, test) in zip(heads, splits, strict=True):
         for i in test:
             predictions[i] = head.predict_interview(data.clips[i], Ranges.of(scale))
         progress.advance("leave-one-patient-out")

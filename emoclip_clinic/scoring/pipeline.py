@@ -13,9 +13,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from emoclip_clinic.errors import ConfigError, DataError
 from emoclip_clinic.faces.tracking import DetectorTracker, FaceSource, TrackFile, WholeFrame
 from emoclip_clinic.faces.tracks import read_face_tracks
@@ -143,21 +140,6 @@ def settings_record(settings: EmbedSettings, faces: FaceOptions) -> dict[str, An
 def elapsed(start: float) -> float:
     """Seconds since ``start`` (a ``time.perf_counter`` value), rounded."""
     return round(time.perf_counter() - start, 3)
-
-
-def json_ready(value: Any) -> Any:
-    """numpy scalars and arrays to plain Python, recursively."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_ready(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, torch.Tensor):
-        return json_ready(value.tolist())
-    return value
 
 
 def read_ceiling(labels_path: Path) -> dict[str, float]:

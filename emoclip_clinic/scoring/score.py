@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emoclip_clinic.fileio import atomic_path, write_json_atomic
+from emoclip_clinic.fileio import atomic_path, json_safe, write_json_atomic
 from emoclip_clinic.models.build import get_tokenizer
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
@@ -23,7 +23,7 @@ from emoclip_clinic.scoring.bundle import load_bundle
 from emoclip_clinic.scoring.embed import EmbedSettings
 from emoclip_clinic.scoring.head import Ranges, to_scale_units
 from emoclip_clinic.scoring.jobs import check_bundle_fits, score_table
-from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, json_ready, load_encoder
+from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
 from emoclip_clinic.zeroshot.classifier import description_embeddings
 from emoclip_clinic.zeroshot.descriptions import load_descriptions
 
@@ -111,5 +111,5 @@ def score_recording(
         "timeline": timeline.to_dict("records"), "face_source": entry.meta.get("face_source"),
         "versions": package_versions(),
     }  # fmt: skip
-    write_json_atomic(out_dir / f"{recording.stem}_score.json", json_ready(result))
+    write_json_atomic(out_dir / f"{recording.stem}_score.json", json_safe(result))
     return result
