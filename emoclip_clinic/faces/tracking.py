@@ -52,7 +52,9 @@ class TrackFile:
     """Boxes from a face-track file (OpenFace-style CSV); absent rows mean no face."""
 
     def __init__(self, tracks: FaceTracks, face_id: int | None = None, name: str = "") -> None:
-        self.face_id = tracks.patient_id() if face_id is None else face_id
+        if face_id is None:  # a file without any tracked face means: no face in the recording
+            face_id = tracks.patient_id() if tracks.boxes else 0
+        self.face_id = face_id
         self._boxes = tracks.boxes.get(self.face_id, {})
         self.description = f"track-file:{name}:face{self.face_id}"
 

@@ -111,11 +111,21 @@ def agreement(
 def residual_quantiles(
     data: CohortData, predictions: pd.DataFrame, coverage: float = 0.95
 ) -> dict[str, tuple[float, float]]:
-    """Per column, quantiles of (rating - held-out prediction): a prediction interval."""
-    residuals = data.ratings - predictions
-    low, high = (1 - coverage) / 2, 1 - (1 - coverage) / 2
-    return {c: (float(residuals[c].quantile(low)), float(residuals[c].quantile(high)))
-            for c in residuals.columns}  # fmt: skip
+    """Per column, a symmetric prediction interval (-q, +q) around a new prediction.
+
+    ``q`` is the conformal quantile of the absolute leave-one-patient-out residuals: the
+    ceil((n + 1) * coverage)-th smallest of n, so that a new interview's rating falls within
+    prediction +/- q with probability at least ``coverage`` if it resembles the cohort
+    (Lei et al. 2018, split conformal prediction; the LOOCV residuals play the calibration set).
+    """
+    residuals = (data.ratings - predictions).abs()
+    n = len(residuals)
+    rank = min(n, int(np.ceil((n + 1) * coverage)))
+    quantiles = {}
+    for column in residuals.columns:
+        q = float(np.sort(residuals[column].to_numpy())[rank - 1])
+        quantiles[column] = (-q, q)
+    return quantiles
 
 
 def summary(data: CohortData) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from emoclip_clinic.errors import DataError
 from emoclip_clinic.fileio import atomic_path, json_safe, write_json_atomic
 from emoclip_clinic.models.build import get_tokenizer
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
@@ -90,10 +91,13 @@ def score_recording(
     done, failed = embed_cohort({recording.stem: recording}, encoder, settings,
                                 faces or FaceOptions(), cache, progress)  # fmt: skip
     if failed:
-        from emoclip_clinic.errors import DataError
-
         raise DataError(failed[recording.stem])
     entry = done[recording.stem]
+    if not entry.usable.any():
+        raise DataError(
+            f"{recording}: no usable clip to score: the patient's face was found in none of its "
+            f"{len(entry.usable)} clips"
+        )
     prediction = head.predict_interview(entry.usable_embeddings, bundle_ranges(meta))
     table = score_table(meta, prediction)
     timeline = _timeline(entry, head, meta, encoder)

@@ -1,0 +1,178 @@
+"""Interview scoring: face tracks, the symptom head, leave-one-patient-out, bundles, score."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+
+from emoclip_clinic.errors import CheckpointError, DataError
+from emoclip_clinic.faces.boxes import FaceBox
+from emoclip_clinic.faces.tracking import DetectorTracker, TrackerSettings
+from emoclip_clinic.faces.tracks import read_face_tracks
+from emoclip_clinic.models import create_emoclip
+from emoclip_clinic.models.checkpoints import save_checkpoint
+from emoclip_clinic.scoring import embed as embed_module
+from emoclip_clinic.scoring.embed import EmbedSettings
+from emoclip_clinic.scoring.head import HeadSettings, fit_symptom_heads
+from emoclip_clinic.scoring.jobs import CohortJob, run_loocv, run_train_head
+from emoclip_clinic.scoring.score import score_recording
+from tests.toy_cohort import make_toy_cohort
+
+SETTINGS = EmbedSettings(downsample=2, clip_len=4)
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    root = make_toy_cohort(tmp_path_factory.mktemp("cohort"))
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(root / "ckpt", create_emoclip("emoclip-tiny"))
+    return root, checkpoint
+
+
+def _job(root, checkpoint, **kw):
+    return CohortJob(root / "labels.csv", "panss_negative", checkpoint, root / "cache", SETTINGS,
+                     head=HeadSettings(steps=60), **kw)  # fmt: skip
+
+
+def test_openface_landmarks_and_box_columns_give_boxes(tmp_path):
+    landmarks = tmp_path / "openface.csv"
+    header = "frame, face_id, timestamp, confidence, success, " + ", ".join(
+        [f"x_{i}" for i in range(3)] + [f"y_{i}" for i in range(3)]
+    )
+    landmarks.write_text(header + "\n1, 0, 0.0, 0.9, 1, 10, 20, 30, 5, 15, 45\n"
+                         "2, 0, 0.04, 0.1, 0, 0, 0, 0, 0, 0, 0\n")  # fmt: skip
+    tracks = read_face_tracks(landmarks)
+    assert tracks.boxes[0] == {0: FaceBox(10, 5, 20, 40, 0.9)}  # frame 2 failed: no box
+    bad = tmp_path / "bad.csv"
+    bad.write_text("frame,face_id\n1,0\n")
+    with pytest.raises(DataError, match=r"bad\.csv: no face boxes"):
+        read_face_tracks(bad)
+
+
+class _FakeDetector:
+    name = "fake"
+
+    def __init__(self, script):
+        self.script = iter(script)
+
+    def detect(self, frame):
+        return next(self.script)
+
+
+def test_tracker_keeps_the_patient_when_a_second_face_appears():
+    patient = FaceBox(100, 100, 80, 80, 0.9)
+    moved = FaceBox(105, 102, 80, 80, 0.9)
+    interviewer = FaceBox(400, 90, 120, 120, 0.95)  # larger, but not the patient
+    script = [[patient], [moved, interviewer], [interviewer, moved], [interviewer]]
+    tracker = DetectorTracker(_FakeDetector(script), TrackerSettings(detect_every=1))
+    boxes = tracker.boxes([0, 1, 2, 3], np.zeros((4, 8, 8, 3), np.uint8))
+    assert boxes[:3] == [patient, moved, moved]
+    assert boxes[3] is None  # the patient is gone; the interviewer is not taken for them
+
+
+def test_a_fold_never_sees_its_held_out_interviews():
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(size=(int(rng.integers(5, 30)), 6)).astype(np.float32) for _ in range(6)]
+    targets = rng.normal(size=(6, 3))
+    masks = np.ones((2, 6))
+    masks[0, 5] = 0  # fold 0 holds interview 5 out
+    before = fit_symptom_heads(clips, targets, masks, HeadSettings(steps=20))
+    clips[5] = clips[5] * 10 + 3
+    targets[5] = 100.0
+    after = fit_symptom_heads(clips, targets, masks, HeadSettings(steps=20))
+    for a, b in zip(before[0].model.parameters(), after[0].model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    np.testing.assert_allclose(before[0].feature_mean, after[0].feature_mean)
+    assert not np.allclose(before[1].feature_mean, after[1].feature_mean)
+
+
+def test_loocv_outputs_agree_with_an_independent_computation(cohort, tmp_path):
+    root, checkpoint = cohort
+    result = run_loocv(_job(root, checkpoint), tmp_path / "out", n_boot=100)
+    predictions = pd.read_csv(tmp_path / "out" / "loocv_predictions.csv", index_col=0)
+    agreement = pd.read_csv(tmp_path / "out" / "loocv_agreement.csv", index_col=0)
+    for item in ("N1", "total"):
+        rated, predicted = predictions[f"rated_{item}"], predictions[f"predicted_{item}"]
+        assert agreement.loc[item, "pcc"] == pytest.approx(stats.pearsonr(rated, predicted)[0])
+        assert agreement.loc[item, "mae"] == pytest.approx(np.mean(np.abs(rated - predicted)))
+    assert predictions.filter(like="predicted_N").min().min() >= 1
+    assert predictions["predicted_total"].max() <= 49
+    saved = json.loads((tmp_path / "out" / "loocv.json").read_text())
+    assert saved["cohort"]["patients"] == 8 and saved["cohort"]["interviews"] == 12
+    assert {i["id"] for i in saved["items"]} >= {"N1", "N7", "total"}
+    assert result["labels"]["sha256"]
+
+
+def test_cache_is_reused_and_a_corrupt_recording_is_reported(cohort, tmp_path, monkeypatch):
+    import shutil
+
+    root, checkpoint = cohort
+    copy = tmp_path / "cohort"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("cache", "ckpt"))
+    job = _job(copy, checkpoint)
+    run_loocv(job, tmp_path / "first", n_boot=0)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("recording embedded again despite the cache")
+
+    monkeypatch.setattr("emoclip_clinic.scoring.pipeline.embed_recording", forbidden)
+    run_loocv(job, tmp_path / "second", n_boot=0)
+    monkeypatch.setattr("emoclip_clinic.scoring.pipeline.embed_recording",
+                        embed_module.embed_recording)  # fmt: skip
+    (copy / "recordings" / "P03_I0.mp4").write_bytes(b"not a video")
+    result = run_loocv(job, tmp_path / "third", n_boot=0)
+    assert "P03_I0" in result["failed_recordings"]
+    assert "P03_I0" in result["cohort"]["left_out"]
+    assert result["cohort"]["interviews"] == 11
+
+
+def test_train_head_then_score_and_refusals(cohort, tmp_path):
+    root, checkpoint = cohort
+    info = run_train_head(_job(root, checkpoint), tmp_path / "bundle")
+    assert set(info["interval_95"]) >= {"N1", "total"}
+    result = score_recording(root / "recordings" / "P01_I1.mp4", tmp_path / "bundle", checkpoint,
+                             tmp_path / "scores", cache_dir=root / "cache")  # fmt: skip
+    scores = {row["item"]: row for row in result["scores"]}
+    for row in scores.values():
+        assert row["min"] <= row["interval_low"] <= row["predicted"] <= row["interval_high"]
+        assert row["interval_high"] <= row["max"]
+    timeline = pd.read_csv(tmp_path / "scores" / "P01_I1_timeline.csv")
+    assert len(timeline) == result["quality"]["clips"] and timeline["usable"].all()
+    assert timeline["expressivity"].between(0, 1).all()
+    other = save_checkpoint(tmp_path / "other", create_emoclip("emoclip-tiny"))
+    with pytest.raises(CheckpointError, match="trained on encoder"):
+        score_recording(root / "recordings" / "P01_I1.mp4", tmp_path / "bundle", other,
+                        tmp_path / "scores")  # fmt: skip
+    with pytest.raises(CheckpointError, match="predicts scale 'panss_negative', not"):
+        score_recording(root / "recordings" / "P01_I1.mp4", tmp_path / "bundle", checkpoint,
+                        tmp_path / "scores", scale="cains_expression")  # fmt: skip
+
+
+def test_score_bad_recordings_lose_nothing(cohort, tmp_path):
+    root, checkpoint = cohort
+    run_train_head(_job(root, checkpoint), tmp_path / "bundle")
+    out = tmp_path / "scores"
+    first = score_recording(root / "recordings" / "P00_I0.mp4", tmp_path / "bundle", checkpoint,
+                            out, cache_dir=root / "cache")  # fmt: skip
+    saved = (out / "P00_I0_score.json").read_text()
+    for name, content in (("missing.mp4", None), ("empty.mp4", b""), ("junk.mp4", b"junk")):
+        path = tmp_path / name
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(DataError, match=name.replace(".", r"\.")):
+            score_recording(path, tmp_path / "bundle", checkpoint, out)
+    faceless = tmp_path / "tracks"
+    faceless.mkdir()
+    (faceless / "P00_I0.csv").write_text("frame,face_id,success,face_x,face_y,face_w,face_h\n")
+    from emoclip_clinic.scoring.pipeline import FaceOptions
+
+    with pytest.raises(DataError, match="no usable clip"):
+        score_recording(root / "recordings" / "P00_I0.mp4", tmp_path / "bundle", checkpoint,
+                        tmp_path / "other", FaceOptions("tracks", faceless))  # fmt: skip
+    assert (out / "P00_I0_score.json").read_text() == saved
+    assert first["scores"]
