@@ -16,6 +16,7 @@ with head motion, blinks, gaze shifts and, in some clips, speech.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,13 +131,23 @@ def _configure(config: ClipSetConfig | None, defaults: ClipSetConfig, settings) 
     return dataclasses.replace(base, **settings) if settings else base
 
 
+@functools.lru_cache(maxsize=2)
+def _renderer(seed: int, stream: int, identity: int, cfg: ClipSetConfig) -> FaceRenderer:
+    """The renderer of one person, in one look for all their clips (as one film in MAFW).
+
+    Cached: a worker renders a person's clips one after another, so the backdrop, body and
+    shading are made once per person rather than once per clip.
+    """
+    person = Identity.sample(rng_for(seed, stream, 0, identity))
+    base = dataclasses.replace(get_style(cfg.style), width=cfg.size, height=cfg.size)
+    return FaceRenderer(person, vary_style(base, rng_for(seed, stream, 4, identity)))
+
+
 def _render_clip(job: _ClipJob) -> dict:
     """Render, encode and caption one clip; return its ground truth (runs in a worker)."""
     cfg = job.config
-    identity = Identity.sample(rng_for(job.seed, job.stream, 0, job.identity))
+    renderer = _renderer(job.seed, job.stream, job.identity, cfg)
     rng = rng_for(job.seed, job.stream, 1, job.index)
-    base = dataclasses.replace(get_style(cfg.style), width=cfg.size, height=cfg.size)
-    renderer = FaceRenderer(identity, vary_style(base, rng))
     n_frames = max(2, round(float(rng.uniform(*cfg.seconds)) * cfg.fps))
     duration = n_frames / cfg.fps
     episodes, intensity = [], 0.0
@@ -193,7 +204,8 @@ def _fold_of_identity(n_identities: int, rng: np.random.Generator) -> np.ndarray
 def _run_jobs(jobs: list[_ClipJob], workers: int, progress: ProgressHook, task: str) -> list[dict]:
     progress.start(task, total=len(jobs), unit="clip")
     results = []
-    for result in parallel_map(_render_clip, jobs, workers):
+    per_person = jobs[0].config.clips_per_identity if jobs else 1
+    for result in parallel_map(_render_clip, jobs, workers, chunksize=per_person):
         results.append(result)
         progress.advance(task)
     progress.end(task)

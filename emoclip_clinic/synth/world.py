@@ -3,9 +3,9 @@
 :data:`DEMO_SIZES` is small enough to be made in under a minute on two cores and big enough
 for a tiny CPU model to learn something: a captioned MAFW-layout set, a DFEW-layout set in
 another style, and a cohort of short interviews. To save rendering time the demo's clips run
-at 8 fps (13-19 frames each) and its interviews at 5 fps and 256x192 for 48 s (240 frames); a
+at 8 fps (13-19 frames each) and its interviews at 4 fps and 256x192 for 45 s (180 frames); a
 tiny model samples frames sparsely anyway: read them with ``downsample=1`` (8 frames cover 1 s
-of a clip, 1.6 s of an interview). The face is still about 70 pixels tall in the interviews.
+of a clip, 2 s of an interview). The face is still about 70 pixels tall in the interviews.
 """
 
 from __future__ import annotations
@@ -24,19 +24,19 @@ from emoclip_clinic.synth.interviews import InterviewConfig, InterviewSetSummary
 
 
 def _demo_mafw() -> ClipSetConfig:
-    return ClipSetConfig(n_identities=48, clips_per_identity=8, fps=8.0, seconds=(1.6, 2.4))
+    return ClipSetConfig(n_identities=40, clips_per_identity=8, fps=8.0, seconds=(1.6, 2.4))
 
 
 def _demo_dfew() -> ClipSetConfig:
     return ClipSetConfig(
-        n_identities=20, clips_per_identity=6, style="dfew", fps=8.0, seconds=(1.6, 2.4),
+        n_identities=20, clips_per_identity=5, style="dfew", fps=8.0, seconds=(1.6, 2.4),
         compound_fraction=0.0,
     )  # fmt: skip
 
 
 def _demo_interviews() -> InterviewConfig:
     return InterviewConfig(
-        n_patients=24, interviews_per_patient=(1, 2), minutes=0.8, width=256, height=192, fps=5.0
+        n_patients=24, interviews_per_patient=(1, 2), minutes=0.75, width=256, height=192, fps=4.0
     )
 
 
@@ -44,8 +44,8 @@ def _demo_interviews() -> InterviewConfig:
 class DemoSizes:
     """Sizes of the three demo data sets."""
 
-    mafw: ClipSetConfig = field(default_factory=_demo_mafw)  # 384 captioned clips
-    dfew: ClipSetConfig = field(default_factory=_demo_dfew)  # 120 clips, DFEW's imbalance
+    mafw: ClipSetConfig = field(default_factory=_demo_mafw)  # 320 captioned clips
+    dfew: ClipSetConfig = field(default_factory=_demo_dfew)  # 100 clips, DFEW's imbalance
     interviews: InterviewConfig = field(default_factory=_demo_interviews)  # ~36 recordings
 
 

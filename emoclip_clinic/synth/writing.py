@@ -121,9 +121,11 @@ def provenance() -> dict[str, Any]:
 
 
 def parallel_map(
-    function: Callable[[Job], Result], jobs: Iterable[Job], workers: int
+    function: Callable[[Job], Result], jobs: Iterable[Job], workers: int, chunksize: int = 1
 ) -> Iterator[Result]:
     """Apply ``function`` to each job, in order, in ``workers`` processes (1: in this one).
+
+    ``chunksize`` consecutive jobs go to the same process (so its caches serve them).
 
     Raises:
         ConfigError: ``workers`` < 1.
@@ -134,4 +136,4 @@ def parallel_map(
         yield from map(function, jobs)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(function, jobs, chunksize=1)
+        yield from pool.map(function, jobs, chunksize=max(1, chunksize))
