@@ -234,3 +234,23 @@ def test_cli_reports_a_bad_style_in_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2 and len(lines) == 1
     assert "unknown rendering style 'cartoon'" in lines[0]
+
+
+def test_world_makes_all_three_sets_with_demo_sizes_in_one_place(tmp_path):
+    from emoclip_clinic.synth.expression_sets import ClipSetConfig
+    from emoclip_clinic.synth.interviews import InterviewConfig
+    from emoclip_clinic.synth.world import DEMO_SIZES, DemoSizes, make_world
+
+    assert DEMO_SIZES.mafw.n_clips >= 300 and DEMO_SIZES.interviews.n_patients >= 20
+    tiny = DemoSizes(
+        mafw=ClipSetConfig(n_identities=5, clips_per_identity=1, size=56, fps=8.0,
+                           compound_fraction=0.0),
+        dfew=ClipSetConfig(n_identities=5, clips_per_identity=1, size=56, fps=8.0, style="dfew"),
+        interviews=InterviewConfig(n_patients=2, interviews_per_patient=(1, 1), minutes=0.1,
+                                   width=64, height=64, fps=4.0),
+    )  # fmt: skip
+    summary = make_world(tmp_path, tiny, seed=1)
+    assert read_dataset("mafw", tmp_path / "mafw", 1, "test")[0]
+    assert read_dataset("dfew", tmp_path / "dfew", 1, "test")[0]
+    assert summary.interviews.n_interviews == 2
+    assert (tmp_path / "interviews" / "labels_panss.csv").is_file()
