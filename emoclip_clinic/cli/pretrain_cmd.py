@@ -61,6 +61,9 @@ def pretrain_command(
     optimizer: Annotated[Optimizer, typer.Option(help="sgd (paper) or adamw.")] = Optimizer.sgd,
     lr: Annotated[float, typer.Option(help="LR of the temporal module.")] = 1e-3,
     backbone_lr: Annotated[float, typer.Option(help="LR of the CLIP towers.")] = 1e-6,
+    text_lr: Annotated[
+        float | None, typer.Option(help="Separate LR of the text tower (default: backbone LR).")
+    ] = None,
     lr_step: Annotated[int, typer.Option(help="Epochs between LR decays (0: none).")] = 0,
     grad_clip: Annotated[float, typer.Option(help="Max gradient norm (0: off).")] = 1.0,
     val_fraction: Annotated[float, typer.Option(help="Training identities for validation.")] = 0.1,
@@ -87,7 +90,7 @@ def pretrain_command(
         freeze_backbone=freeze_backbone, pooling=pooling.value if pooling else None,
         fold=fold, label_type=label_type.value,
         num_frames=frames, downsample=downsample, batch_size=batch_size, accumulate=accumulate,
-        epochs=epochs, optimizer=optimizer.value, lr=lr, backbone_lr=backbone_lr,
+        epochs=epochs, optimizer=optimizer.value, lr=lr, backbone_lr=backbone_lr, text_lr=text_lr,
         lr_step=lr_step, grad_clip=grad_clip, val_fraction=val_fraction, workers=workers,
         seed=seed, device=device, max_steps_per_epoch=max_steps,
     )  # fmt: skip

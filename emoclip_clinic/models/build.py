@@ -7,10 +7,11 @@ the backbone is randomly initialised, which is what the tests and the synthetic 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,27 @@ def _random_backbone(config: EmoCLIPConfig, quick_gelu: bool) -> torch.nn.Module
         )
     cfg = _inline_open_clip_config(config)
     custom_text = bool(cfg.pop("custom_text", False)) or "hf_model_name" in cfg.get("text_cfg", {})
-    model_cls = open_clip.model.CustomTextCLIP if custom_text else open_clip.model.CLIP
-    return model_cls(**cfg, quick_gelu=quick_gelu)
+    if not custom_text:
+        return open_clip.model.CLIP(**cfg, quick_gelu=quick_gelu)
+    with _quiet_transformers():
+        return open_clip.model.CustomTextCLIP(**cfg, quick_gelu=quick_gelu)
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load report and progress bar while a local text tower loads."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _load_weight_file(clip: torch.nn.Module, path: Path) -> None:

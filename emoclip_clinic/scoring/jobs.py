@@ -91,7 +91,7 @@ def run_loocv(
     fit_start = time.perf_counter()
     predictions = leave_one_patient_out(data, scale, job.head, progress)
     table = agreement(data, predictions, n_boot, seed)
-    ceiling = read_ceiling(Path(job.labels))
+    ceiling = read_ceiling(Path(job.labels), scale.name)
     table["oracle_pcc"] = [ceiling.get(c, np.nan) for c in table.index]
     table["share_of_ceiling"] = table["pcc"] / table["oracle_pcc"]
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -142,12 +142,14 @@ def elapsed(start: float) -> float:
     return round(time.perf_counter() - start, 3)
 
 
-def read_ceiling(labels_path: Path) -> dict[str, float]:
-    """Oracle PCC per item written by the synthetic world beside its labels (if any)."""
+def read_ceiling(labels_path: Path, scale_name: str) -> dict[str, float]:
+    """Oracle PCC per item (and total) that the synthetic world writes beside its labels.
+
+    Real cohorts have no such file; the result is then empty.
+    """
     path = labels_path.parent / "ceiling.json"
     if not path.is_file():
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {
-        str(k): float(v) for k, v in data.get("pcc", data).items() if isinstance(v, int | float)
-    }
+    values = data.get("by_scale", {}).get(scale_name, data.get("pcc", {}))
+    return {str(k): float(v) for k, v in values.items() if isinstance(v, int | float)}

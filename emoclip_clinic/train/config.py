@@ -31,6 +31,7 @@ class PretrainConfig:
     epochs: int = 10  # passes over the training split
     lr: float = 1e-3  # temporal module and temperature (paper)
     backbone_lr: float = 1e-6  # CLIP towers when fine-tuned (paper)
+    text_lr: float | None = None  # text tower's own LR (e.g. pretrained text, random image)
     optimizer: str = "sgd"  # "sgd" (paper) or "adamw" (for randomly initialised backbones)
     momentum: float = 0.9  # SGD momentum (paper)
     weight_decay: float = 5e-4  # SGD weight decay (paper)

@@ -111,9 +111,13 @@ def build_optimizer(model: EmoCLIP, config: PretrainConfig) -> torch.optim.Optim
     tiny models of the synthetic world) learns far faster with AdamW.
     """
     groups = [{"params": list(model.head_parameters()), "lr": config.lr, "name": "head"}]
-    backbone = list(model.backbone_parameters())
-    if backbone:
-        groups.append({"params": backbone, "lr": config.backbone_lr, "name": "backbone"})
+    towers = [("backbone", None, config.backbone_lr)]
+    if config.text_lr is not None:
+        towers = [("image", "image", config.backbone_lr), ("text", "text", config.text_lr)]
+    for name, tower, lr in towers:
+        params = list(model.backbone_parameters(tower))
+        if params:
+            groups.append({"params": params, "lr": lr, "name": name})
     if config.optimizer == "adamw":
         return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     return torch.optim.SGD(groups, momentum=config.momentum, weight_decay=config.weight_decay)
