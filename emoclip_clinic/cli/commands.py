@@ -6,6 +6,7 @@ from emoclip_clinic.cli import (  # noqa: F401
     models_cmd,
     placeholders,
     pretrain_cmd,
+    report_cmd,
     scoring_cmd,
     synth_cmd,
     zeroshot_cmd,

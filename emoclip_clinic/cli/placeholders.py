@@ -21,7 +21,6 @@ def _placeholder(name: str, summary: str, issue: str) -> None:
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
     name: (summary, issue)
     for name, summary, issue in (
-        ("report", "Render clinician HTML reports from loocv and score outputs.", "reports issue"),
         ("demo", "Run the whole chain on the embedded synthetic world.", "demo issue"),
     )
 }

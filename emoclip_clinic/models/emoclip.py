@@ -70,11 +70,17 @@ class EmoCLIP(nn.Module):
             self.clip.eval()
         return self
 
-    def backbone_parameters(self) -> Iterator[nn.Parameter]:
-        """Parameters of the CLIP towers that are trained (empty when frozen)."""
-        return (
-            p for n, p in self.clip.named_parameters() if p.requires_grad and n != "logit_scale"
-        )
+    def backbone_parameters(self, tower: str | None = None) -> Iterator[nn.Parameter]:
+        """Parameters of the CLIP towers that are trained (empty when frozen).
+
+        Args:
+            tower: "image", "text", or None for both.
+        """
+        for name, param in self.clip.named_parameters():
+            if not param.requires_grad or name == "logit_scale":
+                continue
+            if tower is None or (tower == "image") == name.startswith("visual."):
+                yield param
 
     def head_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters trained from scratch: the temporal module and the temperature."""
