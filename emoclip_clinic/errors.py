@@ -27,9 +27,3 @@ class CheckpointError(EmoClipError):
 
 class DataError(EmoClipError):
     """An input file (video, annotation, labels CSV) cannot be read or is invalid."""
-
-
-class NotAvailableError(EmoClipError):
-    """A feature that this version of emoclip-clinic does not provide yet."""
-
-    exit_code = 2

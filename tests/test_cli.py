@@ -8,8 +8,6 @@ import sys
 
 import pytest
 
-from emoclip_clinic.cli.placeholders import PLACEHOLDERS
-
 COMMANDS = [
     "pretrain",
     "zeroshot",
@@ -48,16 +46,6 @@ def test_each_command_has_help(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage:" in result.stdout
-
-
-@pytest.mark.parametrize("command", sorted(PLACEHOLDERS))
-def test_commands_not_yet_available_exit_2_with_one_line(command):
-    result = run_cli(command, "--some-option", "x")
-    assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1
-    assert f"'{command}' is not available yet" in lines[0]
-    assert "Traceback" not in result.stderr
 
 
 def test_version():

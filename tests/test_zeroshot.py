@@ -159,3 +159,37 @@ def test_zeroshot_reports_unreadable_clips(tmp_path, tiny):
     result = zeroshot(config, test)
     assert [path for path, _ in result.failed] == [str(broken.path)]
     assert result.rows[0]["n_samples"] == len(test) - 1
+
+
+# Function words may repeat; every content word of the unseen wording must be new.
+FUNCTION_WORDS = {
+    "a", "an", "the", "and", "or", "of", "on", "to", "in", "at", "as", "with", "by", "is", "are",
+    "all", "every", "though", "near", "toward", "s",
+}  # fmt: skip
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+@pytest.mark.parametrize("name", ["mafw11_unseen", "basic7_unseen"])
+def test_unseen_wording_shares_no_content_word_with_any_training_caption(name):
+    import re
+
+    from emoclip_clinic.synth.captions import caption_vocabulary
+
+    vocabulary = caption_vocabulary()
+    stems = {_stem(w) for w in vocabulary}
+    descriptions = load_descriptions(name)
+    shared = {
+        word
+        for sentences in descriptions.classes.values()
+        for sentence in sentences
+        for word in re.findall(r"[a-z]+", sentence.lower())
+        if word not in FUNCTION_WORDS and (word in vocabulary or _stem(word) in stems)
+    }
+    assert not shared
+    assert set(descriptions.classes) == set(load_descriptions(name.replace("_unseen", "")).classes)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from emoclip_clinic.errors import EmoClipError, NotAvailableError
+from emoclip_clinic.errors import EmoClipError
 
 app = typer.Typer(
     name="emoclip-clinic",
@@ -58,13 +58,6 @@ def _main(
     from emoclip_clinic.cli.console import setup_logging
 
     setup_logging(verbose)
-
-
-def not_available(command: str, issue: str) -> None:
-    """Raise the error of a command whose feature has not landed yet."""
-    raise NotAvailableError(
-        f"'{command}' is not available yet in emoclip-clinic {_version()} ({issue})"
-    )
 
 
 def main() -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from emoclip_clinic.cli import (  # noqa: F401
+    demo_cmd,
     models_cmd,
-    placeholders,
     pretrain_cmd,
     report_cmd,
     scoring_cmd,
