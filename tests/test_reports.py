@@ -201,9 +201,9 @@ def test_long_recording_has_a_minutes_axis_and_stays_small(tmp_path, score_data)
 
 
 def _cells(row: Node) -> dict[str, str]:
-    return {
-        td.attrs["data-stat"]: td.text() for td in row.find_all("td") if "data-stat" in td.attrs
-    }
+    """Displayed statistics of a table row, by their ``data-stat`` name."""
+    return {node.attrs["data-stat"]: node.text() for node in row.find_all()
+            if "data-stat" in node.attrs}  # fmt: skip
 
 
 def test_cohort_report_agreement_tables_match_the_json(tmp_path, loocv_data):

@@ -116,6 +116,9 @@ def patient_context(data: dict[str, Any], source: Path) -> dict[str, Any]:
                   "version": info["version"], "anchors": info["anchors"]},
         "items": [row for row in rows if row["id"] != total_id], "total": totals[0],
         "timeline_svg": _timeline_svg(data, totals[0]), "quality": _quality(data),
+        "timeline_smoothed": plots.smoothing_window(
+            [row["start_s"] for row in data["timeline"]],
+            [row["end_s"] for row in data["timeline"]]) >= 3,
         "recording": {"file_name": _file_name(path), "path": path,
                       "sha256": recording.get("sha256"), "duration_s": recording.get("duration_s"),
                       "fps": recording.get("fps"), "width": recording.get("width"),

@@ -36,6 +36,8 @@ _RC = {
     "axes.labelsize": 9,
 }
 
+# Above this many clips the timeline draws no markers and adds a running mean.
+MANY_CLIPS = 80
 # Figure margins (fractions of the figure), fixed so that no layout pass is needed.
 TIMELINE_MARGINS = {"left": 0.08, "right": 0.74, "bottom": 0.13, "top": 0.97, "hspace": 0.3}
 AGREEMENT_MARGINS = {"left": 0.1, "right": 0.98, "bottom": 0.17, "top": 0.9, "wspace": 0.38}
@@ -100,6 +102,40 @@ def _time_axis(axes, end_s: float, in_minutes: bool) -> None:
         axes.xaxis.set_major_formatter(FuncFormatter(_minutes_label))
 
 
+def smoothing_window(start_s: Sequence[float], end_s: Sequence[float]) -> int:
+    """Clips in one minute when the recording has many clips (then a running mean is drawn),
+    else 1."""
+    if len(start_s) <= MANY_CLIPS:
+        return 1
+    clip_s = float(np.median(np.asarray(end_s, float) - np.asarray(start_s, float)))
+    return max(1, round(60 / clip_s)) if clip_s > 0 else 1
+
+
+def running_mean(values: Sequence[float], window: int) -> np.ndarray:
+    """Centred moving average that skips NaN; NaN where the value itself is NaN."""
+    array = np.asarray(values, float)
+    finite = np.isfinite(array)
+    kernel = np.ones(window)
+    sums = np.convolve(np.where(finite, array, 0.0), kernel, mode="same")
+    counts = np.convolve(finite.astype(float), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(finite & (counts > 0), sums / counts, np.nan)
+
+
+def _trace(axes, x: np.ndarray, values: Sequence[float], color: str, name: str,
+           window: int) -> None:  # fmt: skip
+    """Clip values as a line; on long recordings a light line under a 1-minute running mean."""
+    y = np.asarray(values, float)
+    if window < 3:
+        marker = "o" if len(x) <= MANY_CLIPS else None
+        axes.plot(x, y, color=color, marker=marker, markersize=3, linewidth=1.2,
+                  label=f"{name} per clip")  # fmt: skip
+        return
+    axes.plot(x, y, color=color, linewidth=0.6, alpha=0.35, label=f"{name} per clip")
+    axes.plot(x, running_mean(y, window), color=color, linewidth=1.6,
+              label=f"{name}, 1-minute average")  # fmt: skip
+
+
 def timeline_plot(
     start_s: Sequence[float],
     end_s: Sequence[float],
@@ -127,16 +163,15 @@ def timeline_plot(
     last = float(max(end_s, default=1.0))
     in_minutes = last >= 120
     unit = 60.0 if in_minutes else 1.0
-    middle = (np.asarray(start_s, float) + np.asarray(end_s, float)) / 2 / unit
+    starts, ends = np.asarray(start_s, float), np.asarray(end_s, float)
+    middle = (starts + ends) / 2 / unit
+    window = smoothing_window(start_s, end_s)
     figure, (top, bottom) = _figure(8.6, 3.8, TIMELINE_MARGINS, nrows=2)
-    marker = "o" if len(middle) <= 80 else None
-    top.plot(middle, np.asarray(total, float), color=BLUE, marker=marker, markersize=3,
-             linewidth=1.2, label="estimate per clip")  # fmt: skip
+    _trace(top, middle, total, BLUE, "estimate", window)
     top.axhline(interview_total, color=BLUE, linestyle="--", linewidth=0.9,
                 label="whole-interview estimate")  # fmt: skip
     top.set(ylim=total_range, ylabel="estimated total")
-    bottom.plot(middle, np.asarray(expressivity, float), color=ORANGE, marker=marker,
-                markersize=3, linewidth=1.2, label="facial expressivity")  # fmt: skip
+    _trace(bottom, middle, expressivity, ORANGE, "expressivity", window)
     unit_name = "minutes" if in_minutes else "seconds"
     bottom.set(ylim=(0, 1), ylabel="expressivity", xlabel=f"time in the interview ({unit_name})")
     spans = unusable_spans(start_s, end_s, usable)
