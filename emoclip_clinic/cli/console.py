@@ -78,8 +78,13 @@ class RichProgress:
         self._progress.update(self._tasks[task], advance=steps, info=text)
 
     def end(self, task: str) -> None:
-        """Mark ``task`` complete."""
-        if task in self._tasks:
-            task_id = self._tasks[task]
-            total = self._progress.tasks[task_id].total
-            self._progress.update(task_id, completed=total if total is not None else 0)
+        """Replace the finished bar by one line saying what was done and how long it took."""
+        task_id = self._tasks.pop(task, None)
+        if task_id is None:
+            return
+        state = next(t for t in self._progress.tasks if t.id == task_id)
+        elapsed = state.elapsed or 0.0
+        self._progress.remove_task(task_id)
+        done = f"{state.completed:g}" + (f"/{state.total:g}" if state.total is not None else "")
+        self._progress.console.print(f"[green]done[/] {task} ({done}, {elapsed:.1f} s)",
+                                     highlight=False)  # fmt: skip
