@@ -366,6 +366,10 @@ def test_bad_inputs_raise_one_clear_data_error(tmp_path, score_data):
     del score_data["scores"][0]["predicted"]
     with pytest.raises(DataError, match=r"malformed 'score' output.*predicted"):
         render_patient_report(write(tmp_path, "b_score.json", score_data), tmp_path)
+    score_data["scores"][0]["predicted"] = 2.0
+    del score_data["bundle_meta"]["cohort"]["patients"]  # only the template needs it
+    with pytest.raises(DataError, match=r"b_score.json: malformed 'score' output.*patients"):
+        render_patient_report(write(tmp_path, "b_score.json", score_data), tmp_path)
     assert not list(tmp_path.glob("*.html")), "no report is written for a bad input"
 
 

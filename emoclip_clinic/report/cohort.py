@@ -6,8 +6,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from emoclip_clinic.fileio import write_text_atomic
 from emoclip_clinic.report import plots
-from emoclip_clinic.report.render import build_context, load_output, render
+from emoclip_clinic.report.render import load_output, render_report
 
 # Interviews with a smaller share of usable clips are listed as flagged.
 FLAG_USABLE_SHARE = 0.8
@@ -157,10 +158,7 @@ def render_cohort_report(loocv_json: Path, out_dir: Path) -> Path:
     Raises:
         DataError: the JSON is missing, not a ``loocv`` output, or malformed.
     """
-    from emoclip_clinic.fileio import write_text_atomic
-
     loocv_json = Path(loocv_json)
     data = load_output(loocv_json, "loocv")
-    context = build_context(cohort_context, data, loocv_json)
-    return write_text_atomic(Path(out_dir) / f"{loocv_json.stem}_report.html",
-                             render("cohort.html.j2", context))  # fmt: skip
+    html = render_report("cohort.html.j2", cohort_context, data, loocv_json)
+    return write_text_atomic(Path(out_dir) / f"{loocv_json.stem}_report.html", html)

@@ -6,8 +6,11 @@ import math
 from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 
+from emoclip_clinic.errors import ConfigError
+from emoclip_clinic.fileio import write_text_atomic
 from emoclip_clinic.report import plots
-from emoclip_clinic.report.render import build_context, load_output, render
+from emoclip_clinic.report.render import load_output, render_report
+from emoclip_clinic.scoring.scales import load_scale
 
 OBSERVABLE_LABELS = {"yes": "yes", "partly": "partly", "no": "no"}
 
@@ -19,9 +22,6 @@ def _number(value: Any) -> float:
 
 def _scale_info(name: str) -> dict[str, Any]:
     """Item names, definitions and anchors from the scale registry, if the scale is known."""
-    from emoclip_clinic.errors import ConfigError
-    from emoclip_clinic.scoring.scales import load_scale
-
     try:
         scale = load_scale(name)
     except ConfigError:
@@ -141,11 +141,8 @@ def render_patient_report(score_json: Path, out_dir: Path) -> Path:
     Raises:
         DataError: the JSON is missing, not a ``score`` output, or malformed.
     """
-    from emoclip_clinic.fileio import write_text_atomic
-
     score_json = Path(score_json)
     data = load_output(score_json, "score")
-    context = build_context(patient_context, data, score_json)
+    html = render_report("patient.html.j2", patient_context, data, score_json)
     stem = score_json.stem.removesuffix("_score")
-    return write_text_atomic(Path(out_dir) / f"{stem}_report.html",
-                             render("patient.html.j2", context))  # fmt: skip
+    return write_text_atomic(Path(out_dir) / f"{stem}_report.html", html)

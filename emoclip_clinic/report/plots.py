@@ -16,8 +16,13 @@ import io
 import math
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # Colours that stay distinct for the common colour-vision deficiencies (Okabe & Ito 2008).
 BLUE = "#0072B2"
@@ -43,7 +48,7 @@ TIMELINE_MARGINS = {"left": 0.08, "right": 0.74, "bottom": 0.13, "top": 0.97, "h
 AGREEMENT_MARGINS = {"left": 0.1, "right": 0.98, "bottom": 0.17, "top": 0.9, "wspace": 0.38}
 
 
-def _to_svg(figure, name: str) -> str:
+def _to_svg(figure: Figure, name: str) -> str:
     """Render a figure as inline SVG markup (no XML prolog, no date)."""
     import matplotlib
 
@@ -59,7 +64,7 @@ def _to_svg(figure, name: str) -> str:
 
 
 def _figure(width_in: float, height_in: float, margins: dict[str, float], ncols: int = 1,
-            nrows: int = 1):  # fmt: skip
+            nrows: int = 1) -> tuple[Figure, np.ndarray]:  # fmt: skip
     """A figure with fixed margins: a layout engine would triple the drawing time."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
@@ -93,7 +98,7 @@ def _minutes_label(minutes: float, _position: object = None) -> str:
     return f"{whole}:{seconds:02d}"
 
 
-def _time_axis(axes, end_s: float, in_minutes: bool) -> None:
+def _time_axis(axes: Axes, end_s: float, in_minutes: bool) -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     axes.set_xlim(0, end_s / 60 if in_minutes else end_s)
@@ -122,7 +127,7 @@ def running_mean(values: Sequence[float], window: int) -> np.ndarray:
         return np.where(finite & (counts > 0), sums / counts, np.nan)
 
 
-def _trace(axes, x: np.ndarray, values: Sequence[float], color: str, name: str,
+def _trace(axes: Axes, x: np.ndarray, values: Sequence[float], color: str, name: str,
            window: int) -> None:  # fmt: skip
     """Clip values as a line; on long recordings a light line under a 1-minute running mean."""
     y = np.asarray(values, float)
@@ -258,7 +263,7 @@ def range_bar(
     parts = [
         f'<svg class="range-bar" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="estimate {predicted:.1f} on a range {low:g} to {high:g}">',
+        f'aria-label="estimate on a range {low:g} to {high:g}">',
         f'<line x1="{left}" y1="12" x2="{right}" y2="12" stroke="#bdbdbd" stroke-width="6" '
         'stroke-linecap="round"/>',
     ]
@@ -266,12 +271,14 @@ def range_bar(
         parts.append(f'<line x1="{x_of(tick):.1f}" y1="17" x2="{x_of(tick):.1f}" y2="20" '
                      f'stroke="{GREY}"/><text x="{x_of(tick):.1f}" y="30" font-size="9" '
                      f'text-anchor="middle" fill="{GREY}">{tick:g}</text>')  # fmt: skip
-    lo, hi = x_of(interval[0]), x_of(interval[1])
-    parts.append(f'<rect class="interval" x="{lo:.1f}" y="7" width="{max(hi - lo, 1):.1f}" '
-                 f'height="10" rx="3" fill="{BLUE}" fill-opacity="0.3"/>')  # fmt: skip
-    parts.append(f'<circle class="estimate" cx="{x_of(predicted):.1f}" cy="12" r="5" '
-                 f'fill="{BLUE}" stroke="white" stroke-width="1.5"/></svg>')  # fmt: skip
-    return "".join(parts)
+    if all(math.isfinite(v) for v in interval):
+        lo, hi = x_of(interval[0]), x_of(interval[1])
+        parts.append(f'<rect class="interval" x="{lo:.1f}" y="7" width="{max(hi - lo, 1):.1f}" '
+                     f'height="10" rx="3" fill="{BLUE}" fill-opacity="0.3"/>')  # fmt: skip
+    if math.isfinite(predicted):
+        parts.append(f'<circle class="estimate" cx="{x_of(predicted):.1f}" cy="12" r="5" '
+                     f'fill="{BLUE}" stroke="white" stroke-width="1.5"/>')  # fmt: skip
+    return "".join(parts) + "</svg>"
 
 
 def _ticks(low: float, high: float) -> list[float]:

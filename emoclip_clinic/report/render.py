@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emoclip_clinic.errors import DataError
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+ContextBuilder = Callable[[dict[str, Any], Path], dict[str, Any]]
 
 # Top-level keys each kind of output must have for its report.
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
@@ -27,7 +33,7 @@ DASH = "-"
 
 
 @lru_cache(maxsize=1)
-def environment():
+def environment() -> Environment:
     """The jinja2 environment of the report templates (built once per process)."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -83,18 +89,42 @@ def format_clock(seconds: Any) -> str:
 
 
 def format_duration(seconds: Any) -> str:
-    """A recording length in words: ``4.8 s`` or ``12 min 05 s``."""
+    """A length of time in words: ``4.8 s``, ``12 min 05 s`` or ``1 h 02 min``."""
     if not _finite(seconds):
         return DASH
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
+    if seconds < 3600:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def short_hash(value: Any, length: int = 12) -> str:
     """The first characters of a hex digest, enough to tell files apart."""
     return f"{value[:length]}..." if isinstance(value, str) and len(value) > length else str(value)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: cannot read it as JSON ({error})") from None
+
+
+def output_kind(path: Path) -> str:
+    """The ``kind`` of an output JSON (``score``, ``loocv``, ...).
+
+    Raises:
+        DataError: the file is missing, not JSON or has no ``kind``.
+    """
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+        raise DataError(f"{path}: not an emoclip-clinic output (no 'kind')")
+    return data["kind"]
 
 
 def load_output(path: Path, kind: str) -> dict[str, Any]:
@@ -103,12 +133,7 @@ def load_output(path: Path, kind: str) -> dict[str, Any]:
     Raises:
         DataError: the file is missing, not JSON, another kind of output, or lacks a key.
     """
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: cannot read it as JSON ({error})") from None
+    data = _read_json(path)
     found = data.get("kind") if isinstance(data, dict) else None
     if found != kind:
         what = f"a '{found}' output" if isinstance(found, str) else "not an emoclip-clinic output"
@@ -119,36 +144,23 @@ def load_output(path: Path, kind: str) -> dict[str, Any]:
     return data
 
 
-def output_kind(path: Path) -> str:
-    """The ``kind`` of an output JSON (``score``, ``loocv``, ...).
+def render_report(
+    template: str, builder: ContextBuilder, data: dict[str, Any], source: Path
+) -> str:
+    """Build a report's context from an output and render its template.
 
     Raises:
-        DataError: the file is missing, not JSON or has no ``kind``.
+        DataError: a field the report needs is missing or malformed, naming the file.
     """
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: cannot read it as JSON ({error})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
-        raise DataError(f"{path}: not an emoclip-clinic output (no 'kind')")
-    return data["kind"]
+    from jinja2 import UndefinedError
 
-
-def render(template: str, context: dict[str, Any]) -> str:
-    """Render one report template with the shared page context."""
     page = {"generated": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()}
-    return environment().get_template(template).render(**page, **context)
-
-
-def build_context(builder, data: dict[str, Any], source: Path) -> dict[str, Any]:
-    """Run a context builder; a malformed field becomes one clear :class:`DataError`."""
     try:
-        return builder(data, source)
+        context = builder(data, source)
+        return environment().get_template(template).render(**page, **context)
     except DataError:
         raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, UndefinedError) as error:
         raise DataError(
             f"{source}: malformed '{data.get('kind')}' output (missing or bad field {error!r})"
         ) from None
