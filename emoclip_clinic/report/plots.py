@@ -282,8 +282,11 @@ def range_bar(
 
 
 def _ticks(low: float, high: float) -> list[float]:
-    """Integer ticks: every point on short ranges, about seven on long ones."""
+    """Ticks at the smallest 'nice' step giving at most 8 intervals that divide the range
+    evenly (1 for items, 7 for a PANSS negative total of 7-49); else about 6 steps."""
     span = high - low
-    step = 1.0 if span <= 10 else float(max(1, math.ceil(span / 6)))
-    count = math.floor(span / step + 1e-9)
-    return [low + k * step for k in range(count + 1)] + ([] if count * step == span else [high])
+    for step in (1, 2, 4, 5, 7, 10, 20, 25, 50, 100):
+        if span / step <= 8 and math.isclose(span / step, round(span / step)):
+            return [low + k * step for k in range(round(span / step) + 1)]
+    step = float(math.ceil(span / 6))
+    return [low + k * step for k in range(math.floor(span / step) + 1)] + [high]
