@@ -52,6 +52,7 @@ class TemporalConfig:
     dropout: float = 0.0  # dropout in attention output and feed-forward
     gelu_approximate: str = "tanh"  # GELU flavour of the feed-forward ("tanh" as the authors)
     pooling: str = "transformer"  # "transformer" (EmoCLIP) or "mean" (CLIP frame-ensemble baseline)
+    init_std: float = 1.0  # std of the initial CLS token and positions (authors: randn, 1.0)
 
     def __post_init__(self) -> None:
         for name in ("depth", "heads", "dim_head", "mlp_dim", "max_frames"):

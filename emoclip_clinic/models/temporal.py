@@ -86,9 +86,11 @@ class TemporalTransformer(nn.Module):
         super().__init__()
         self.dim = dim
         self.max_frames = cfg.max_frames
-        # Both initialised from a standard normal, as in the authors' code.
-        self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
-        self.pos_embedding = nn.Parameter(torch.randn(1, cfg.max_frames, dim))
+        # Normal initialisation; the authors use std 1 (randn), which suits pretrained CLIP's
+        # large frame embeddings but drowns the small ones of a random tiny backbone, whose
+        # configs therefore use a small std (``TemporalConfig.init_std``).
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * cfg.init_std)
+        self.pos_embedding = nn.Parameter(torch.randn(1, cfg.max_frames, dim) * cfg.init_std)
         self.blocks = nn.ModuleList(TemporalBlock(dim, cfg) for _ in range(cfg.depth))
 
     def forward(
