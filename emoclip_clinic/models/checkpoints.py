@@ -124,27 +124,6 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
     )
 
 
-def _check_state(path: Path, state: dict[str, torch.Tensor], model: EmoCLIP) -> None:
-    """Raise one clear error if keys or shapes of ``state`` do not fit ``model``."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(state) & set(expected) if tuple(state[k].shape) != expected[k])
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unknown keys (e.g. {', '.join(unexpected[:3])})")
-    if wrong:
-        k = wrong[0]
-        problems.append(
-            f"{len(wrong)} tensors of the wrong shape (e.g. {k}: {tuple(state[k].shape)}, "
-            f"expected {expected[k]})"
-        )
-    if problems:
-        raise CheckpointError(f"{path} does not fit its model config: " + "; ".join(problems))
-
-
 def load_checkpoint(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[EmoCLIP, CheckpointInfo]:
@@ -172,7 +151,7 @@ def load_checkpoint(
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{weights}: unreadable weights ({err})") from None
     model = create_emoclip(info.config)
-    _check_state(weights, state, model)
+    _check_part(str(weights), "the weights", state, model.state_dict(), require_all=True)
     model.load_state_dict(state)
     return model.to(device).eval(), info
 
