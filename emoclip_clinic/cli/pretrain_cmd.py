@@ -65,6 +65,7 @@ def pretrain_command(
         float | None, typer.Option(help="Separate LR of the text tower (default: backbone LR).")
     ] = None,
     lr_step: Annotated[int, typer.Option(help="Epochs between LR decays (0: none).")] = 0,
+    warmup: Annotated[int, typer.Option(help="Linear LR warm-up over the first steps.")] = 0,
     grad_clip: Annotated[float, typer.Option(help="Max gradient norm (0: off).")] = 1.0,
     val_fraction: Annotated[float, typer.Option(help="Training identities for validation.")] = 0.1,
     workers: Annotated[int, typer.Option(help="Data-loader worker processes.")] = 2,
@@ -91,7 +92,8 @@ def pretrain_command(
         fold=fold, label_type=label_type.value,
         num_frames=frames, downsample=downsample, batch_size=batch_size, accumulate=accumulate,
         epochs=epochs, optimizer=optimizer.value, lr=lr, backbone_lr=backbone_lr, text_lr=text_lr,
-        lr_step=lr_step, grad_clip=grad_clip, val_fraction=val_fraction, workers=workers,
+        lr_step=lr_step, warmup_steps=warmup, grad_clip=grad_clip, val_fraction=val_fraction,
+        workers=workers,
         seed=seed, device=device, max_steps_per_epoch=max_steps,
     )  # fmt: skip
     main_process = setup_distributed(device).is_main

@@ -35,6 +35,7 @@ class PretrainConfig:
     optimizer: str = "sgd"  # "sgd" (paper) or "adamw" (for randomly initialised backbones)
     momentum: float = 0.9  # SGD momentum (paper)
     weight_decay: float = 5e-4  # SGD weight decay (paper)
+    warmup_steps: int = 0  # linear learning-rate warm-up over the first optimiser steps
     lr_step: int = 0  # epochs between learning-rate decays; 0 keeps it constant
     lr_gamma: float = 0.1  # decay factor of the step schedule
     grad_clip: float = 1.0  # max gradient norm; 0 disables clipping

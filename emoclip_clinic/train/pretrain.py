@@ -157,6 +157,7 @@ class _Trainer:
             ids = [dist.device.index] if dist.device.type == "cuda" else None
             self.wrapped = DistributedDataParallel(self.model, device_ids=ids)
         self.best_score, self.best_epoch = -math.inf, 0
+        self.steps_done = 0  # optimiser steps so far (drives the warm-up)
         self.skipped: dict[str, str] = {}
 
     def datasets(self, splits: Splits) -> tuple[ClipDataset, ClipDataset, ClipDataset]:
@@ -216,9 +217,21 @@ class _Trainer:
         if last:
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
+            self._warmed_step()
         return float(loss.detach())
+
+    def _warmed_step(self) -> None:
+        """Optimiser step with a linear learning-rate warm-up over the first steps."""
+        warmup = self.config.warmup_steps
+        factor = min(1.0, (self.steps_done + 1) / warmup) if warmup else 1.0
+        scheduled = [group["lr"] for group in self.optimizer.param_groups]
+        for group, lr in zip(self.optimizer.param_groups, scheduled, strict=True):
+            group["lr"] = lr * factor
+        self.optimizer.step()
+        for group, lr in zip(self.optimizer.param_groups, scheduled, strict=True):
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        self.steps_done += 1
 
     def train_epoch(self, dataset: ClipDataset, epoch: int) -> float:
         """One pass over the training split; returns the mean loss."""
@@ -277,6 +290,7 @@ class _Trainer:
             "epoch": epoch, "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
             "best_score": self.best_score, "best_epoch": self.best_epoch,
+            "steps_done": self.steps_done,
         }  # fmt: skip
 
     def restore(self, epoch: int) -> None:
@@ -287,6 +301,7 @@ class _Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
+        self.steps_done = int(state.get("steps_done", 0))
 
     def end_epoch(self, epoch: int, train_loss: float, val: dict[str, float]) -> None:
         score = val.get("mean_recall", -train_loss if not math.isnan(train_loss) else -math.inf)
