@@ -134,6 +134,8 @@ def main() -> None:
                   f"{cpu / 2:.1f} s) |")  # fmt: skip
         minutes = 60.0 if args.full else args.slice_minutes
         runs = 1 if args.full else args.interview_runs
+        if runs < 1:
+            return
         walls, cpus = bench_interview(minutes, runs, folder)
         per_frame, per_frame_cpu = statistics.median(walls), statistics.median(cpus)
         hour = 60 * 60 * 25 * per_frame
