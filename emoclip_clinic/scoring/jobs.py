@@ -14,7 +14,7 @@ from emoclip_clinic.errors import CheckpointError
 from emoclip_clinic.fileio import atomic_path, json_safe, write_json_atomic
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
-from emoclip_clinic.scoring.bundle import load_bundle, save_bundle
+from emoclip_clinic.scoring.bundle import save_bundle
 from emoclip_clinic.scoring.embed import EmbedSettings
 from emoclip_clinic.scoring.head import HeadSettings
 from emoclip_clinic.scoring.labels import read_labels
@@ -165,8 +165,3 @@ def score_table(meta: dict[str, Any], prediction: np.ndarray) -> pd.DataFrame:
                      "interval_high": float(np.clip(value + r_high, low, high)),
                      "min": low, "max": high})  # fmt: skip
     return pd.DataFrame(rows).set_index("item")
-
-
-def load_head(bundle: Path):
-    """Load a bundle (see :func:`emoclip_clinic.scoring.bundle.load_bundle`)."""
-    return load_bundle(bundle)

@@ -26,6 +26,7 @@ from emoclip_clinic.scoring.head import (
     targets_on_item_range,
 )
 from emoclip_clinic.scoring.labels import Labels
+from emoclip_clinic.scoring.scales import Scale
 from emoclip_clinic.stats.agreement import agreement_table
 
 
@@ -64,7 +65,9 @@ def cohort_data(labels: Labels, embeddings: dict[str, RecordingEmbeddings]) -> C
     return CohortData(ids, patient_ids, clips, ratings.loc[ids], left_out)
 
 
-def fit_heads(data: CohortData, scale, settings: HeadSettings, masks: np.ndarray):
+def fit_heads(
+    data: CohortData, scale: Scale, settings: HeadSettings, masks: np.ndarray
+) -> list[FittedHead]:
     """Fit one head per row of ``masks`` (interviews to train on)."""
     targets = targets_on_item_range(data.ratings.to_numpy(), Ranges.of(scale))
     heads = fit_symptom_heads(data.clips, targets, masks, settings)
@@ -72,14 +75,14 @@ def fit_heads(data: CohortData, scale, settings: HeadSettings, masks: np.ndarray
     return [FittedHead(h.model, h.feature_mean, h.feature_std, columns) for h in heads]
 
 
-def fit_head_on(data: CohortData, scale, settings: HeadSettings) -> FittedHead:
+def fit_head_on(data: CohortData, scale: Scale, settings: HeadSettings) -> FittedHead:
     """Fit the head on every interview of the cohort."""
     return fit_heads(data, scale, settings, np.ones((1, len(data.interview_ids))))[0]
 
 
 def leave_one_patient_out(
     data: CohortData,
-    scale,
+    scale: Scale,
     settings: HeadSettings | None = None,
     progress: ProgressHook = NO_PROGRESS,
 ) -> pd.DataFrame:

@@ -24,12 +24,14 @@ from emoclip_clinic.scoring.bundle import load_bundle
 from emoclip_clinic.scoring.embed import EmbedSettings
 from emoclip_clinic.scoring.head import Ranges, to_scale_units
 from emoclip_clinic.scoring.jobs import check_bundle_fits, score_table
-from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
+from emoclip_clinic.scoring.pipeline import Encoder, FaceOptions, embed_cohort, load_encoder
 from emoclip_clinic.zeroshot.classifier import description_embeddings
 from emoclip_clinic.zeroshot.descriptions import load_descriptions
 
 
-def expressivity(encoder, embeddings: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def expressivity(
+    encoder: Encoder, embeddings: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per clip 1 - p(neutral) and the probabilities of the 7 basic classes (zero-shot)."""
     model = encoder.model
     descriptions = load_descriptions("basic7")
