@@ -176,3 +176,19 @@ def test_score_bad_recordings_lose_nothing(cohort, tmp_path):
                         tmp_path / "other", FaceOptions("tracks", faceless))  # fmt: skip
     assert (out / "P00_I0_score.json").read_text() == saved
     assert first["scores"]
+
+
+def test_score_finds_and_tracks_the_face_in_the_real_video(cohort, shared_dir, tmp_path):
+    from emoclip_clinic.scoring.pipeline import FaceOptions
+
+    root, checkpoint = cohort
+    run_train_head(_job(root, checkpoint), tmp_path / "bundle")
+    video = shared_dir / "data/real/videos/pyfeat_WolfgangLanger_Pexels.mp4"
+    result = score_recording(video, tmp_path / "bundle", checkpoint, tmp_path / "scores",
+                             FaceOptions("detector"), tmp_path / "cache")  # fmt: skip
+    assert result["face_source"].startswith("detector:centerface")
+    assert result["quality"]["usable_clips"] == result["quality"]["clips"]
+    assert result["quality"]["face_time_share"] > 0.95
+    timeline = pd.read_csv(tmp_path / "scores" / f"{video.stem}_timeline.csv")
+    assert timeline["end_s"].iloc[-1] == pytest.approx(19.7, abs=0.1)
+    assert (timeline["confidence"] > 0.5).all()
