@@ -152,7 +152,7 @@ def test_logit_scale_is_clamped_like_clip():
     model = create_emoclip("emoclip-tiny")
     with torch.no_grad():
         model.logit_scale.fill_(10.0)
-    assert math.isclose(float(model.scale()), 100.0, rel_tol=1e-5)
+    assert math.isclose(model.scale().item(), 100.0, rel_tol=1e-5)
 
 
 def test_minilm_text_tower_loads_offline_and_separates_meanings():
