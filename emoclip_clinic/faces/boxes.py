@@ -38,12 +38,6 @@ class FaceBox:
         return inter / union if union > 0 else 0.0
 
 
-def interpolate(a: FaceBox, b: FaceBox, t: float) -> FaceBox:
-    """Linear interpolation between two boxes (t=0 gives a, t=1 gives b)."""
-    mix = [u + (v - u) * t for u, v in zip((a.x, a.y, a.w, a.h), (b.x, b.y, b.w, b.h), strict=True)]
-    return FaceBox(*mix, confidence=min(a.confidence, b.confidence))
-
-
 def square_crop(frame: np.ndarray, box: FaceBox, margin: float, size: int) -> np.ndarray:
     """Crop a square around the face with a margin and resize it to ``size`` x ``size``.
 

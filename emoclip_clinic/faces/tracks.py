@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from emoclip_clinic.errors import DataError
@@ -85,12 +84,3 @@ def read_face_tracks(path: str | Path) -> FaceTracks:
     if "role" in table:
         roles = {int(k): str(v) for k, v in zip(table["face_id"], table["role"], strict=True)}
     return FaceTracks(boxes, roles)
-
-
-def track_array(tracks: FaceTracks, face_id: int, n_frames: int) -> np.ndarray:
-    """(n_frames, 5) array of x, y, w, h, confidence; NaN rows where the face is absent."""
-    out = np.full((n_frames, 5), np.nan)
-    for frame, box in tracks.boxes.get(face_id, {}).items():
-        if 0 <= frame < n_frames:
-            out[frame] = (box.x, box.y, box.w, box.h, box.confidence)
-    return out

@@ -11,7 +11,6 @@ scale does not match.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from emoclip_clinic.errors import CheckpointError
 from emoclip_clinic.fileio import atomic_dir
 from emoclip_clinic.heads import MLPHead
 from emoclip_clinic.provenance import package_versions, sha256_file
-from emoclip_clinic.scoring.head import FittedHead, HeadSettings
+from emoclip_clinic.scoring.head import FittedHead
 
 FORMAT = "emoclip-clinic-head"
 WEIGHTS = "head.safetensors"
@@ -73,8 +72,3 @@ def load_bundle(path: str | Path) -> tuple[FittedHead, dict[str, Any]]:
                       tensors["feature_std"].numpy().astype(np.float64),
                       tuple(meta["target_columns"]))  # fmt: skip
     return head, meta
-
-
-def head_settings_dict(settings: HeadSettings) -> dict[str, Any]:
-    """JSON form of the head settings."""
-    return asdict(settings)

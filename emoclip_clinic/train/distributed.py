@@ -53,15 +53,6 @@ def cleanup_distributed() -> None:
         dist.destroy_process_group()
 
 
-def broadcast_flag(flag: bool) -> bool:
-    """Make every process agree with the main process's ``flag``."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return flag
-    value = torch.tensor([int(flag)])
-    dist.broadcast(value, src=0)
-    return bool(value.item())
-
-
 def barrier() -> None:
     """Wait until every process gets here (a no-op for a single process)."""
     if dist.is_available() and dist.is_initialized():

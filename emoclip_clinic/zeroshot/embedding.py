@@ -20,7 +20,7 @@ from emoclip_clinic.data.dataset import ClipSampling
 from emoclip_clinic.data.samples import VideoSample
 from emoclip_clinic.data.transforms import ClipTransform
 from emoclip_clinic.errors import DataError
-from emoclip_clinic.models.emoclip import EmoCLIP
+from emoclip_clinic.models.emoclip import EmoCLIP, mean_of_frames
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.train.evaluate import autocast_for
 from emoclip_clinic.video import fill_to_length, probe_video, read_frames
@@ -123,6 +123,6 @@ def embed_views(
 
 def _video_from_frames(model: EmoCLIP, per_frame: torch.Tensor) -> torch.Tensor:
     """Normalised video embeddings (K, D) of K windows from their frame embeddings."""
-    if model.temporal is None:
-        return F.normalize(F.normalize(per_frame, dim=-1).mean(dim=1), dim=-1)
+    if model.temporal is None:  # the same pooling as EmoCLIP.encode_video
+        return F.normalize(mean_of_frames(F.normalize(per_frame, dim=-1)), dim=-1)
     return F.normalize(model.temporal.video_embedding(per_frame), dim=-1)
