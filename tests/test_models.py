@@ -176,6 +176,28 @@ def test_minilm_text_tower_loads_offline_and_separates_meanings():
     assert similar > different + 0.05
 
 
+def test_tiny_conv_tower_embeds_each_clip_independently_in_evaluation():
+    model = create_emoclip("emoclip-tiny")
+    assert type(model.clip.visual).__name__ == "ConvImageTower"
+    assert get_preprocess_cfg(model).size == (64, 64)
+    clips = torch.randn(3, 4, 3, 64, 64)
+    model.train()
+    model(clips, get_tokenizer("emoclip-tiny")(["a", "b", "c"]))  # updates running statistics
+    model.eval()
+    with torch.no_grad():
+        together = model.encode_video(clips)
+        alone = model.encode_video(clips[:1])
+    torch.testing.assert_close(together[:1], alone, rtol=1e-5, atol=1e-5)
+    bad = get_model_config("emoclip-tiny").to_dict()
+    bad["backbone"]["conv_tower"] = [32, 0]
+    with pytest.raises(ConfigError, match="bad conv_tower"):
+        create_emoclip(EmoCLIPConfig.from_dict(bad, name="bad"))
+    with pytest.raises(ConfigError, match=r"conv_tower.*inline"):
+        EmoCLIPConfig.from_dict(
+            {"backbone": {"open_clip_model": "ViT-B-32", "conv_tower": [8]}}, name="x"
+        )
+
+
 def test_user_config_folder_extends_the_registry(tmp_path, monkeypatch):
     data = get_model_config("emoclip-tiny").to_dict()
     data["temporal"]["depth"] = 1
@@ -215,7 +237,7 @@ def test_local_backbone_weight_file_is_loaded(tmp_path):
     for key, value in source.clip.state_dict().items():
         assert torch.equal(model.clip.state_dict()[key], value)
     # The temperature starts from the backbone's, as the authors initialise it.
-    assert math.isclose(float(model.logit_scale), float(source.clip.logit_scale), rel_tol=1e-6)
+    assert math.isclose(model.logit_scale.item(), source.clip.logit_scale.item(), rel_tol=1e-6)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"garbage\.pt"):

@@ -33,6 +33,14 @@ class Optimizer(StrEnum):
     adamw = "adamw"
 
 
+class Augment(StrEnum):
+    """Augmentation of training clips."""
+
+    paper = "paper"
+    flip = "flip"
+    none = "none"
+
+
 @app.command("pretrain")
 def pretrain_command(
     data: Annotated[Path, typer.Argument(help="MAFW-layout data set (real or synthetic).")],
@@ -70,6 +78,9 @@ def pretrain_command(
     val_fraction: Annotated[float, typer.Option(help="Training identities for validation.")] = 0.1,
     workers: Annotated[int, typer.Option(help="Data-loader worker processes.")] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    augment: Annotated[
+        Augment, typer.Option(help="Clip augmentation: paper (flip, rotation, crop), flip, none.")
+    ] = Augment.paper,
     max_steps: Annotated[
         int | None, typer.Option(help="Cap optimiser steps per epoch (quick runs).")
     ] = None,
@@ -94,7 +105,7 @@ def pretrain_command(
         epochs=epochs, optimizer=optimizer.value, lr=lr, backbone_lr=backbone_lr, text_lr=text_lr,
         lr_step=lr_step, warmup_steps=warmup, grad_clip=grad_clip, val_fraction=val_fraction,
         workers=workers,
-        seed=seed, device=device, max_steps_per_epoch=max_steps,
+        seed=seed, device=device, max_steps_per_epoch=max_steps, augment=augment.value,
     )  # fmt: skip
     main_process = setup_distributed(device).is_main
     with RichProgress(disable=not main_process) as progress:

@@ -22,6 +22,7 @@ from open_clip.transform import PreprocessCfg
 
 from emoclip_clinic.errors import CheckpointError, ConfigError
 from emoclip_clinic.models.config import EmoCLIPConfig, get_model_config
+from emoclip_clinic.models.conv_tower import ConvImageTower
 from emoclip_clinic.models.emoclip import EmoCLIP
 
 logger = logging.getLogger(__name__)
@@ -96,9 +97,19 @@ def _random_backbone(config: EmoCLIPConfig, quick_gelu: bool) -> torch.nn.Module
     cfg = _inline_open_clip_config(config)
     custom_text = bool(cfg.pop("custom_text", False)) or "hf_model_name" in cfg.get("text_cfg", {})
     if not custom_text:
-        return open_clip.model.CLIP(**cfg, quick_gelu=quick_gelu)
-    with _quiet_transformers():
-        return open_clip.model.CustomTextCLIP(**cfg, quick_gelu=quick_gelu)
+        clip = open_clip.model.CLIP(**cfg, quick_gelu=quick_gelu)
+    else:
+        with _quiet_transformers():
+            clip = open_clip.model.CustomTextCLIP(**cfg, quick_gelu=quick_gelu)
+    if config.backbone.conv_tower is not None:
+        try:
+            clip.visual = ConvImageTower(
+                int(cfg["embed_dim"]), int(cfg["vision_cfg"]["image_size"]),
+                config.backbone.conv_tower,
+            )  # fmt: skip
+        except (KeyError, ValueError) as err:
+            raise ConfigError(f"model '{config.name}': bad conv_tower: {err}") from None
+    return clip
 
 
 @contextlib.contextmanager

@@ -31,6 +31,9 @@ class BackboneConfig:
     open_clip_config: dict[str, Any] | None = None  # inline open_clip config (embed_dim, towers)
     recommended_pretrained: str | None = None  # tag users normally pass with --pretrained
     quick_gelu: bool = False  # QuickGELU activations (OpenAI and LAION-400M weights need them)
+    # Channel widths of a compact convolutional image tower that replaces open_clip's vision
+    # tower (models trained from scratch on a CPU; see models/conv_tower.py); None keeps it.
+    conv_tower: list[int] | None = None
 
     def __post_init__(self) -> None:
         if (self.open_clip_model is None) == (self.open_clip_config is None):
@@ -38,6 +41,8 @@ class BackboneConfig:
                 "backbone needs exactly one of 'open_clip_model' (a registered open_clip name) "
                 "or 'open_clip_config' (an inline open_clip model config)"
             )
+        if self.conv_tower is not None and self.open_clip_config is None:
+            raise ConfigError("backbone 'conv_tower' needs an inline 'open_clip_config'")
 
 
 @dataclass(frozen=True)

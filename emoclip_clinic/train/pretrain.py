@@ -50,6 +50,13 @@ from emoclip_clinic.train.rundir import RunFolder
 
 logger = logging.getLogger(__name__)
 
+# The named clip augmentations of PretrainConfig.augment.
+AUGMENTATIONS = {
+    "paper": AugmentConfig(),  # flip p=0.5, rotation within 6 degrees, crop of 0.8-1.0
+    "flip": AugmentConfig(max_rotation_deg=0.0, crop_scale=(1.0, 1.0)),
+    "none": AugmentConfig(flip_p=0.0, max_rotation_deg=0.0, crop_scale=(1.0, 1.0)),
+}
+
 
 @dataclass
 class Splits:
@@ -148,6 +155,10 @@ class _Trainer:
         self.model = create_emoclip(
             model_config, config.pretrained, freeze_backbone=config.freeze_backbone
         ).to(dist.device)
+        if dist.world_size > 1 and dist.device.type == "cuda":
+            # BatchNorm statistics over the global batch (the tiny models' conv tower); the
+            # converted layers share their parameters and buffers with the originals.
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.tokenizer = get_tokenizer(self.model.config)
         self.optimizer = build_optimizer(self.model, config)
         step = config.lr_step or 10**9
@@ -166,7 +177,12 @@ class _Trainer:
         sampling = ClipSampling(cfg.num_frames, cfg.downsample)
         pool = neutral_captions()
         train = ClipDataset(
-            splits.train, ClipTransform(preprocess, AugmentConfig()), sampling, True, cfg.seed, pool
+            splits.train,
+            ClipTransform(preprocess, AUGMENTATIONS[cfg.augment]),
+            sampling,
+            True,
+            cfg.seed,
+            pool,
         )
         evaluation = ClipTransform(preprocess)
         val = ClipDataset(splits.val, evaluation, sampling, False, cfg.seed, pool)
@@ -303,17 +319,24 @@ class _Trainer:
         self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
         self.steps_done = int(state.get("steps_done", 0))
 
-    def end_epoch(self, epoch: int, train_loss: float, val: dict[str, float]) -> None:
+    def end_epoch(
+        self, epoch: int, train_loss: float, val: dict[str, float], seconds: dict[str, float]
+    ) -> None:
         score = val.get("mean_recall", -train_loss if not math.isnan(train_loss) else -math.inf)
         improved = score > self.best_score
         if improved:
             self.best_score, self.best_epoch = score, epoch
         if self.dist.is_main:
-            self._save_epoch(epoch, train_loss, val, improved)
+            self._save_epoch(epoch, train_loss, val, improved, seconds)
         barrier()  # other processes may read these files next
 
     def _save_epoch(
-        self, epoch: int, train_loss: float, val: dict[str, float], improved: bool
+        self,
+        epoch: int,
+        train_loss: float,
+        val: dict[str, float],
+        improved: bool,
+        seconds: dict[str, float],
     ) -> None:
         args = self.config.to_dict()
         save_checkpoint(
@@ -324,7 +347,8 @@ class _Trainer:
         self.folder.save_state(epoch, self.state(epoch))
         self.folder.append_metrics(
             "epochs",
-            {"epoch": epoch, "train_loss": train_loss, "val": val, "best_epoch": self.best_epoch},
+            {"epoch": epoch, "train_loss": train_loss, "val": val, "best_epoch": self.best_epoch}
+            | seconds,
         )
 
 
@@ -359,8 +383,12 @@ def pretrain(
             trainer.restore(done)
         train_set, val_set, test_set = trainer.datasets(splits)
         for epoch in range(done + 1, config.epochs + 1):
+            start = time.perf_counter()
             loss = trainer.train_epoch(train_set, epoch)
-            trainer.end_epoch(epoch, loss, trainer.evaluate(val_set, f"validate {epoch}"))
+            trained = time.perf_counter()
+            val = trainer.evaluate(val_set, f"validate {epoch}")
+            seconds = {"train_s": trained - start, "val_s": time.perf_counter() - trained}
+            trainer.end_epoch(epoch, loss, val, seconds)
         return _finish(trainer, test_set)
     finally:
         cleanup_distributed()
