@@ -52,8 +52,10 @@ def steps(run: Path) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
-def timed_run(data: Path, out: Path, model: str, minutes: float, **overrides) -> Path:
-    """Pretrain for at most ``minutes`` of wall time; reuse a finished run in ``out``.
+def timed_run(
+    data: Path, out: Path, model: str, minutes: float, epochs: int | None = None, **overrides
+) -> Path:
+    """Pretrain for at most ``minutes`` of wall time (or ``epochs``); reuse a finished run.
 
     The epochs are sized from a 20-step probe run (its seconds per step, plus the time of one
     validation pass), with 15% to spare.
@@ -62,6 +64,9 @@ def timed_run(data: Path, out: Path, model: str, minutes: float, **overrides) ->
     from emoclip_clinic.train.pretrain import pretrain
 
     if (out / "final.json").is_file():
+        return out
+    if epochs is not None:
+        pretrain(_config(data, out, model, epochs, **overrides))
         return out
     probe = out.with_name(out.name + "_probe")
     if not (probe / "final.json").is_file():

@@ -4,13 +4,13 @@ Run from the repository root::
 
     .venv/bin/python bench/bench_zeroshot.py --minutes 10
 
-1. Makes (once, under ``--work``) a synthetic MAFW for pretraining, a synthetic DFEW (identities
-   and a style never seen in pretraining) and a compound set (MAFW layout, compound labels,
-   unseen identities).
-2. Pretrains, for at most ``--minutes`` each (bench_pretrain.py sizes the epochs), three models
-   on the same captions: ``emoclip-tiny`` (temporal transformer), the frame-ensemble CLIP
-   baseline (the same model with mean pooling) and ``emoclip-tiny-minilm``. Existing runs in
-   ``--work`` are reused.
+1. Makes (once, under ``--work``, shared with bench_pretrain.py) a synthetic MAFW for
+   pretraining, a synthetic DFEW (identities and a style never seen in pretraining) and a
+   compound set (MAFW layout, compound labels, unseen identities).
+2. Pretrains three models on the same captions: ``emoclip-tiny`` (temporal transformer) for at
+   most ``--minutes`` (bench_pretrain.py sizes its epochs), then for as many epochs the
+   frame-ensemble CLIP baseline (the same model with mean pooling) and ``emoclip-tiny-minilm``.
+   Existing runs in ``--work`` are reused.
 3. Evaluates zero-shot on the DFEW test fold (7 basic classes; views: video, frame ensemble,
    middle frame; class descriptions and the prompt-template ensemble; the linear probe as the
    supervised reference), with the independently worded descriptions beside the originals for
@@ -65,7 +65,7 @@ def main() -> None:
     """Make the data, pretrain, evaluate, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/emoclip_bench_zeroshot"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/emoclip_bench_pretrain"))
     parser.add_argument("--n-boot", type=int, default=1000)
     args = parser.parse_args()
 
@@ -74,12 +74,24 @@ def main() -> None:
 
     sets = _sets(args.work)
     runs = {
-        "tiny": timed_run(sets["mafw"], args.work / "run_tiny", "emoclip-tiny", args.minutes),
-        "mean": timed_run(sets["mafw"], args.work / "run_mean", "emoclip-tiny", args.minutes,
-                          pooling="mean"),
-        "minilm": timed_run(sets["mafw"], args.work / "run_minilm", "emoclip-tiny-minilm",
-                            args.minutes, text_lr=MINILM_TEXT_LR),
-    }  # fmt: skip
+        # the same folder as bench_pretrain.py's run, which is reused when present
+        "tiny": timed_run(
+            sets["mafw"], args.work / "run_emoclip-tiny_cpu", "emoclip-tiny", args.minutes
+        ),
+    }
+    # The others get the same number of epochs as emoclip-tiny: the same data seen as often.
+    epochs = len((runs["tiny"] / "metrics" / "epochs.jsonl").read_text().splitlines())
+    runs["mean"] = timed_run(
+        sets["mafw"],
+        args.work / "run_emoclip-tiny-mean_cpu",
+        "emoclip-tiny",
+        args.minutes,
+        epochs,
+        pooling="mean",
+    )
+    runs["minilm"] = timed_run(sets["mafw"], args.work / "run_emoclip-tiny-minilm_cpu",
+                               "emoclip-tiny-minilm", args.minutes, epochs,
+                               text_lr=MINILM_TEXT_LR)  # fmt: skip
     test, _ = read_dataset("dfew", sets["dfew"], 1, "test")
     train, _ = read_dataset("dfew", sets["dfew"], 1, "train")
     compound, _ = read_dataset("mafw", sets["compound"], 1, "test", "compound")
