@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 class DemoPlan:
     """How much the demo does (the full demo, or ``--quick``)."""
 
-    epochs: int = 12  # pretraining epochs of each model
+    epochs: int = 5  # pretraining epochs of each model
     world_scale: float = 1.0  # fraction of the demo world's sizes
     bootstrap: int = 1000  # bootstrap replicates of every interval
     head_steps: int = 150  # symptom-head optimisation steps
@@ -36,7 +36,7 @@ class DemoPlan:
     @classmethod
     def quick(cls) -> DemoPlan:
         """About two minutes on two cores: a smaller world, fewer epochs."""
-        return cls(epochs=3, world_scale=0.5, bootstrap=200, head_steps=100)
+        return cls(epochs=2, world_scale=0.3, bootstrap=200, head_steps=100)
 
 
 @dataclass
@@ -79,8 +79,8 @@ def _pretrain(world: Path, out: Path, plan: DemoPlan, seed: int, pooling: str | 
     config = PretrainConfig(
         data_root=world / "mafw", out_dir=run, model="emoclip-tiny-minilm", pooling=pooling,
         num_frames=8, downsample=1, batch_size=32, epochs=plan.epochs, optimizer="adamw",
-        lr=5e-4, backbone_lr=5e-4, text_lr=2e-5, warmup_steps=50, val_fraction=0.15, workers=2,
-        seed=seed,
+        lr=1e-3, backbone_lr=1e-3, text_lr=2e-5, warmup_steps=50, augment="flip",
+        val_fraction=0.15, workers=2, seed=seed,
     )  # fmt: skip
     if (run / "final.json").is_file():
         return run / "best"

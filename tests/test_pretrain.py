@@ -112,6 +112,24 @@ def test_augmentation_is_the_same_for_every_frame_of_a_clip():
     assert evaluation(grey.astype(np.uint8)).abs().max() < 0.02
 
 
+def test_named_augmentations_flip_only_or_nothing():
+    from emoclip_clinic.train.pretrain import AUGMENTATIONS
+
+    preprocess = get_preprocess_cfg(create_emoclip("emoclip-tiny"))
+    frame = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    clip = np.stack([frame] * 2)
+    plain = ClipTransform(preprocess)(clip)
+    flip_only = ClipTransform(preprocess, AUGMENTATIONS["flip"])
+    seen = [flip_only(clip, np.random.default_rng(seed)) for seed in range(8)]
+    for out in seen:  # each output is the frame itself or its mirror image, nothing else
+        assert torch.equal(out, plain) or torch.equal(out, plain.flip(-1))
+    assert any(torch.equal(out, plain.flip(-1)) for out in seen)
+    none = ClipTransform(preprocess, AUGMENTATIONS["none"])
+    assert all(torch.equal(none(clip, np.random.default_rng(s)), plain) for s in range(4))
+    with pytest.raises(ConfigError, match="augment must be"):
+        PretrainConfig(data_root="d", out_dir="o", augment="rotate")
+
+
 def test_validation_split_keeps_identities_apart(toy):
     samples, _ = read_mafw(toy, fold=1, split="train")
     train, val = split_validation(samples, 0.25, seed=0)

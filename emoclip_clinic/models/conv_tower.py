@@ -4,8 +4,8 @@ EmoCLIP's real backbones are pretrained CLIP vision transformers. The tiny model
 and the synthetic world train from random initialisation on a two-core CPU cannot use one: a
 vision transformer from scratch needs far more images than a CPU run sees. Measured on 960
 synthetic MAFW clips (64x64, held-out identities, supervised 11-way emotion classification, 8
-epochs): the tiny ViT stayed at chance (training loss at ln 11), while this four-layer
-convolutional tower reached 0.41 UAR in six epochs (docs/benchmarks.md). Its convolutions keep
+epochs): the tiny ViT stayed near chance (training loss at ln 11), while this four-layer
+convolutional tower reached 0.41 UAR in five epochs (docs/benchmarks.md). Its convolutions keep
 the fine detail that expressions live in (a brow or a lip corner is two or three pixels at 64
 pixels).
 

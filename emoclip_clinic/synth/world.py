@@ -1,7 +1,7 @@
 """The demo-sized synthetic world: the one place that says how big the demo's data are.
 
-:data:`DEMO_SIZES` is small enough to be made in under a minute on two cores and big enough
-for a tiny CPU model to learn something: a captioned MAFW-layout set, a DFEW-layout set in
+:data:`DEMO_SIZES` is small enough to be made in about two minutes on two cores and big enough
+for a tiny CPU model to learn something (1,500 captioned clips; see docs/benchmarks.md): a captioned MAFW-layout set, a DFEW-layout set in
 another style, and a cohort of short interviews. To save rendering time the demo's clips run
 at 8 fps (13-19 frames each) and its interviews at 4 fps and 256x192 for 45 s (180 frames); a
 tiny model samples frames sparsely anyway: read them with ``downsample=1`` (8 frames cover 1 s
@@ -24,7 +24,7 @@ from emoclip_clinic.synth.interviews import InterviewConfig, InterviewSetSummary
 
 
 def _demo_mafw() -> ClipSetConfig:
-    return ClipSetConfig(n_identities=40, clips_per_identity=8, fps=8.0, seconds=(1.6, 2.4))
+    return ClipSetConfig(n_identities=150, clips_per_identity=10, fps=8.0, seconds=(1.6, 2.4))
 
 
 def _demo_dfew() -> ClipSetConfig:
@@ -44,7 +44,7 @@ def _demo_interviews() -> InterviewConfig:
 class DemoSizes:
     """Sizes of the three demo data sets."""
 
-    mafw: ClipSetConfig = field(default_factory=_demo_mafw)  # 320 captioned clips
+    mafw: ClipSetConfig = field(default_factory=_demo_mafw)  # 1,500 captioned clips
     dfew: ClipSetConfig = field(default_factory=_demo_dfew)  # 100 clips, DFEW's imbalance
     interviews: InterviewConfig = field(default_factory=_demo_interviews)  # ~36 recordings
 
