@@ -1,11 +1,12 @@
 """The demo-sized synthetic world: the one place that says how big the demo's data are.
 
 :data:`DEMO_SIZES` is small enough to be made in about two minutes on two cores and big enough
-for a tiny CPU model to learn something (1,500 captioned clips; see docs/benchmarks.md): a captioned MAFW-layout set, a DFEW-layout set in
-another style, and a cohort of short interviews. To save rendering time the demo's clips run
-at 8 fps (13-19 frames each) and its interviews at 4 fps and 256x192 for 45 s (180 frames); a
-tiny model samples frames sparsely anyway: read them with ``downsample=1`` (8 frames cover 1 s
-of a clip, 2 s of an interview). The face is still about 70 pixels tall in the interviews.
+for a tiny CPU model to learn something (1,500 captioned clips; see docs/benchmarks.md): a
+captioned MAFW-layout set, a DFEW-layout set in another style, and a cohort of short
+interviews. To save rendering time the demo's clips run at 8 fps (13-19 frames each) and its
+interviews at 4 fps and 256x192 for 45 s (180 frames); a tiny model samples frames sparsely
+anyway: read them with ``downsample=1`` (8 frames cover 1 s of a clip, 2 s of an interview).
+The face is still about 70 pixels tall in the interviews.
 """
 
 from __future__ import annotations
