@@ -26,7 +26,6 @@ SETTINGS = {"num_frames": 8, "downsample": 1, "batch_size": 32, "optimizer": "ad
             "lr": 1e-3, "backbone_lr": 1e-3, "warmup_steps": 100, "val_fraction": 0.1,
             "augment": "flip", "workers": 2}  # fmt: skip
 SEED = 0
-MINILM_TEXT_LR = 2e-5  # a pretrained text tower is fine-tuned gently
 
 
 def make_data(folder: Path, identities: int) -> Path:

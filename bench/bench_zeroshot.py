@@ -9,7 +9,8 @@ Run from the repository root::
    compound set (MAFW layout, compound labels, unseen identities).
 2. Pretrains three models on the same captions: ``emoclip-tiny`` (temporal transformer) for at
    most ``--minutes`` (bench_pretrain.py sizes its epochs), then for as many epochs the
-   frame-ensemble CLIP baseline (the same model with mean pooling) and ``emoclip-tiny-minilm``.
+   frame-ensemble CLIP baseline (the same model with mean pooling) and ``emoclip-tiny-minilm``
+   (its pretrained MiniLM text encoder kept fixed, its projection trained: ``--freeze-text``).
    Existing runs in ``--work`` are reused.
 3. Evaluates zero-shot on the DFEW test fold (7 basic classes; views: video, frame ensemble,
    middle frame; class descriptions and the prompt-template ensemble; the linear probe as the
@@ -28,7 +29,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pretrain import MINILM_TEXT_LR, SETTINGS, make_data, timed_run
+from bench_pretrain import SETTINGS, make_data, timed_run
 
 FRAMES = {"num_frames": SETTINGS["num_frames"], "downsample": SETTINGS["downsample"]}
 
@@ -90,8 +91,11 @@ def main() -> None:
         pooling="mean",
     )
     runs["minilm"] = timed_run(sets["mafw"], args.work / "run_emoclip-tiny-minilm_cpu",
-                               "emoclip-tiny-minilm", args.minutes, epochs,
-                               text_lr=MINILM_TEXT_LR)  # fmt: skip
+                               "emoclip-tiny-minilm",
+        args.minutes,
+        epochs,
+        freeze_text=True,
+    )  # fmt: skip
     test, _ = read_dataset("dfew", sets["dfew"], 1, "test")
     train, _ = read_dataset("dfew", sets["dfew"], 1, "train")
     compound, _ = read_dataset("mafw", sets["compound"], 1, "test", "compound")

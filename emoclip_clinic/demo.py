@@ -79,7 +79,7 @@ def _pretrain(world: Path, out: Path, plan: DemoPlan, seed: int, pooling: str | 
     config = PretrainConfig(
         data_root=world / "mafw", out_dir=run, model="emoclip-tiny-minilm", pooling=pooling,
         num_frames=8, downsample=1, batch_size=32, epochs=plan.epochs, optimizer="adamw",
-        lr=1e-3, backbone_lr=1e-3, text_lr=2e-5, warmup_steps=50, augment="flip",
+        lr=1e-3, backbone_lr=1e-3, freeze_text=True, warmup_steps=50, augment="flip",
         val_fraction=0.15, workers=2, seed=seed,
     )  # fmt: skip
     if (run / "final.json").is_file():

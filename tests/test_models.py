@@ -198,6 +198,26 @@ def test_tiny_conv_tower_embeds_each_clip_independently_in_evaluation():
         )
 
 
+def test_frozen_text_tower_trains_only_its_projection():
+    model = create_emoclip("emoclip-tiny")
+    model.freeze_text_tower()
+    before = {k: v.clone() for k, v in model.clip.state_dict().items()}
+    trainable = {n for n, p in model.clip.named_parameters() if p.requires_grad}
+    assert "text_projection" in trainable and "token_embedding.weight" not in trainable
+    assert any(n.startswith("visual.") for n in trainable)
+    model.train()
+    assert model.clip.transformer.training is False  # no dropout in the frozen part
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    out = model(torch.randn(2, 3, 3, 64, 64), get_tokenizer("emoclip-tiny")(["a b", "c"]))
+    (out.video_embeddings * out.text_embeddings).sum().backward()
+    optimizer.step()
+    after = model.clip.state_dict()
+    assert not torch.equal(after["text_projection"], before["text_projection"])
+    assert torch.equal(after["token_embedding.weight"], before["token_embedding.weight"])
+    assert torch.equal(after["transformer.resblocks.0.mlp.c_fc.weight"],
+                       before["transformer.resblocks.0.mlp.c_fc.weight"])  # fmt: skip
+
+
 def test_user_config_folder_extends_the_registry(tmp_path, monkeypatch):
     data = get_model_config("emoclip-tiny").to_dict()
     data["temporal"]["depth"] = 1

@@ -267,7 +267,7 @@ def test_pretraining_learns_expressions_that_transfer_to_unseen_identities(tmp_p
     """A small synthetic MAFW: retrieval on the test fold's identities improves well past chance.
 
     The full-size figures (10 minutes, 5,000 clips) are in docs/benchmarks.md; this run is
-    about 2 minutes on 2 cores.
+    about 5 minutes on 2 cores (1,200 clips, 10 epochs).
     """
     from emoclip_clinic.data.dataset import ClipDataset, ClipSampling
     from emoclip_clinic.models import get_tokenizer
@@ -275,12 +275,12 @@ def test_pretraining_learns_expressions_that_transfer_to_unseen_identities(tmp_p
     from emoclip_clinic.train.evaluate import embed_dataset
 
     data = tmp_path / "mafw"
-    make_mafw(data, n_identities=80, clips_per_identity=10, size=64, fps=8.0,
+    make_mafw(data, n_identities=120, clips_per_identity=10, size=64, fps=8.0,
               seconds=(1.6, 2.4), compound_fraction=0.0, workers=2)  # fmt: skip
     settings = {"num_frames": 8, "downsample": 1, "batch_size": 32, "optimizer": "adamw",
                 "lr": 1e-3, "backbone_lr": 1e-3, "warmup_steps": 50, "augment": "flip",
                 "val_fraction": 0.1, "workers": 2}  # fmt: skip
-    config = PretrainConfig(data_root=data, out_dir=tmp_path / "run", epochs=8, **settings)
+    config = PretrainConfig(data_root=data, out_dir=tmp_path / "run", epochs=10, **settings)
     trained = pretrain(config).test
 
     torch.manual_seed(config.seed)
@@ -293,9 +293,9 @@ def test_pretraining_learns_expressions_that_transfer_to_unseen_identities(tmp_p
     untrained = retrieval_metrics(embedded.video, embedded.text)
 
     n = trained["n"]
-    assert n == len(test) >= 150
+    assert n == len(test) >= 200
     # Chance: median rank (n + 1) / 2, R@10 = 10 / n.
-    assert trained["t2v_median_rank"] < 0.7 * (n + 1) / 2
-    assert trained["t2v_median_rank"] < 0.75 * untrained["t2v_median_rank"]
+    assert trained["t2v_median_rank"] < 0.6 * (n + 1) / 2
+    assert trained["t2v_median_rank"] < 0.7 * untrained["t2v_median_rank"]
     assert trained["t2v_r10"] > 2 * 10 / n
     assert trained["mean_recall"] > untrained["mean_recall"] + 0.03

@@ -53,6 +53,9 @@ def pretrain_command(
     freeze_backbone: Annotated[
         bool, typer.Option(help="Train only the temporal module and temperature.")
     ] = False,
+    freeze_text: Annotated[
+        bool, typer.Option(help="Keep the text encoder fixed; train its projection only.")
+    ] = False,
     pooling: Annotated[
         Pooling | None,
         typer.Option(
@@ -99,7 +102,8 @@ def pretrain_command(
 
     config = PretrainConfig(
         data_root=data, out_dir=out, model=model, pretrained=pretrained,
-        freeze_backbone=freeze_backbone, pooling=pooling.value if pooling else None,
+        freeze_backbone=freeze_backbone, freeze_text=freeze_text,
+        pooling=pooling.value if pooling else None,
         fold=fold, label_type=label_type.value,
         num_frames=frames, downsample=downsample, batch_size=batch_size, accumulate=accumulate,
         epochs=epochs, optimizer=optimizer.value, lr=lr, backbone_lr=backbone_lr, text_lr=text_lr,

@@ -48,6 +48,7 @@ class EmoCLIP(nn.Module):
         # `clip.logit_scale` stays in the state dict for weight compatibility but is unused.
         self.logit_scale = nn.Parameter(torch.tensor(float(config.init_logit_scale)))
         self.backbone_frozen = False
+        self.text_frozen = False
 
     # -- backbone control -------------------------------------------------------------------
     def freeze_backbone(self, frozen: bool = True) -> None:
@@ -63,11 +64,35 @@ class EmoCLIP(nn.Module):
         if frozen:
             self.clip.eval()
 
+    def freeze_text_tower(self, frozen: bool = True) -> None:
+        """Freeze the text encoder but its final projection (a pretrained text tower).
+
+        The frozen part runs in eval mode and builds no autograd graph, so a pretrained text
+        encoder (MiniLM in ``emoclip-tiny-minilm``) costs one forward pass per step and keeps
+        the meaning of words it never saw in the captions; the projection into the joint space
+        still learns.
+        """
+        self.text_frozen = frozen
+        for name, param in self.clip.named_parameters():
+            if _is_text(name) and not _is_text_projection(name):
+                param.requires_grad_(not frozen)
+        if frozen:
+            self._text_body_eval()
+
+    def _text_body_eval(self) -> None:
+        for name, module in self.clip.named_children():
+            if name in ("transformer", "token_embedding", "ln_final"):
+                module.eval()
+            elif name == "text" and hasattr(module, "transformer"):
+                module.transformer.eval()
+
     def train(self, mode: bool = True) -> EmoCLIP:
-        """Set training mode; a frozen backbone always stays in eval mode."""
+        """Set training mode; frozen parts always stay in eval mode."""
         super().train(mode)
         if self.backbone_frozen:
             self.clip.eval()
+        if self.text_frozen:
+            self._text_body_eval()
         return self
 
     def backbone_parameters(self, tower: str | None = None) -> Iterator[nn.Parameter]:
@@ -139,6 +164,16 @@ class EmoCLIP(nn.Module):
             self.encode_text(tokens, normalize=True),
             self.scale(),
         )
+
+
+def _is_text(name: str) -> bool:
+    """Whether an open_clip parameter name belongs to the text tower."""
+    return not name.startswith("visual.") and name != "logit_scale"
+
+
+def _is_text_projection(name: str) -> bool:
+    """The text tower's final projection (built-in CLIP text tower or an HF one)."""
+    return name == "text_projection" or name.startswith("text.proj.")
 
 
 def mean_of_frames(per_frame: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:

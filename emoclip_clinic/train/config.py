@@ -25,6 +25,7 @@ class PretrainConfig:
     model: str = "emoclip-tiny"  # registered model config name or JSON path
     pretrained: str | None = None  # open_clip tag or local CLIP weight file; None = random
     freeze_backbone: bool = False  # train only the temporal module and the temperature
+    freeze_text: bool = False  # keep the text encoder fixed but its projection (pretrained text)
     pooling: str | None = None  # override the video pooling: "mean" trains the CLIP baseline
     fold: int = 1  # MAFW fold whose test split is held out (1-5)
     label_type: str = "single"  # "single" or "compound" annotation files

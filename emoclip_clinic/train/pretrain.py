@@ -155,6 +155,8 @@ class _Trainer:
         self.model = create_emoclip(
             model_config, config.pretrained, freeze_backbone=config.freeze_backbone
         ).to(dist.device)
+        if config.freeze_text:
+            self.model.freeze_text_tower()
         if dist.world_size > 1 and dist.device.type == "cuda":
             # BatchNorm statistics over the global batch (the tiny models' conv tower); the
             # converted layers share their parameters and buffers with the originals.
