@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 class DemoPlan:
     """How much the demo does (the full demo, or ``--quick``)."""
 
-    epochs: int = 5  # pretraining epochs of each model
+    epochs: int = 7  # pretraining epochs of each model
     world_scale: float = 1.0  # fraction of the demo world's sizes
     bootstrap: int = 1000  # bootstrap replicates of every interval
     head_steps: int = 150  # symptom-head optimisation steps
@@ -48,7 +48,6 @@ class DemoResult:
     chance: dict[str, float] = field(default_factory=dict)
     loocv: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scale -> agreement
     reports: list[Path] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # stages that could not run, with why
 
 
 def _world(out: Path, plan: DemoPlan, seed: int, progress: ProgressHook):
@@ -137,11 +136,9 @@ def _loocv(world: Path, out: Path, checkpoint: Path, plan: DemoPlan, seed: int, 
 
 
 def _reports(out: Path, stem: str, result: DemoResult) -> None:
-    try:
-        from emoclip_clinic.report import render_cohort_report, render_patient_report
-    except ImportError:
-        result.skipped.append("HTML reports: the report module is not available in this version")
-        return
+    """Cohort report per scale and the scored interview's patient report."""
+    from emoclip_clinic.report import render_cohort_report, render_patient_report
+
     for scale in result.loocv:
         result.reports.append(
             render_cohort_report(out / "loocv" / scale / "loocv.json", out / "reports" / scale)

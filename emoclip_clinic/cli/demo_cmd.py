@@ -31,8 +31,6 @@ def demo_command(
         result = run_demo(out, quick=quick, seed=seed, progress=progress)
     stdout.print(demo_zeroshot_table(result.zeroshot, result.chance))
     stdout.print(demo_loocv_table(result.loocv))
-    for note in result.skipped:
-        stdout.print(f"[yellow]not run:[/] {note}")
     for report in result.reports:
         stdout.print(f"report: {report}")
     stdout.print(f"all outputs in {out} ({time.perf_counter() - start:.0f} s). {RESEARCH_NOTE}")
