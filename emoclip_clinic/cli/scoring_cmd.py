@@ -112,7 +112,8 @@ def loocv_command(
     with RichProgress() as progress:
         result = run_loocv(job, out, n_boot=n_boot, seed=seed, progress=progress)
     stdout.print(agreement_table(result))
-    stdout.print(f"results: {out / 'loocv.json'}, {out / 'loocv_agreement.csv'}")
+    names = ("loocv.json", "loocv_agreement.csv", "loocv_predictions.csv")
+    stdout.print("results: " + ", ".join(str(out / name) for name in names))
 
 
 @app.command("train-head")
