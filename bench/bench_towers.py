@@ -78,6 +78,28 @@ def _pixel_floor(train: torch.Tensor, y_train, test: torch.Tensor, y_test) -> fl
     return balanced_accuracy_score(y_test, model.predict(scaler.transform(features(test))))
 
 
+def _initial_cosine(clips: torch.Tensor, seed: int) -> tuple[float, float]:
+    """Mean pairwise cosine of untrained frame embeddings (training-mode BatchNorm statistics).
+
+    For ``emoclip-tiny``'s conv tower as it is, and without the LayerNorm before its
+    projection: near 1 means every image starts with almost the same embedding.
+    """
+    from emoclip_clinic.models import create_emoclip
+
+    frames = clips[:64].float().flatten(0, 1)
+
+    def cosine(tower: torch.nn.Module) -> float:
+        with torch.no_grad():
+            embedded = F.normalize(tower.train()(frames), dim=-1)
+        return float((embedded @ embedded.T).mean())
+
+    torch.manual_seed(seed)
+    tower = create_emoclip("emoclip-tiny").clip.visual
+    with_norm = cosine(tower)
+    tower.norm = torch.nn.Identity()
+    return with_norm, cosine(tower)
+
+
 def _train(config: Path, data, epochs: int, seed: int) -> list[float]:
     from sklearn.metrics import balanced_accuracy_score
 
@@ -137,6 +159,9 @@ def main() -> None:
           f"chance UAR {1 / len(classes):.3f}")  # fmt: skip
     print(f"pixel floor (logistic regression): UAR "
           f"{_pixel_floor(train, y_train, test, y_test):.3f}")  # fmt: skip
+    with_norm, without = _initial_cosine(test, args.seed)
+    print(f"untrained conv tower, mean pairwise cosine of frame embeddings: {with_norm:.2f} "
+          f"with the LayerNorm, {without:.2f} without")  # fmt: skip
     print(f"| tower | test UAR per epoch (1..{args.epochs}) | best | seconds |")
     print("|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:

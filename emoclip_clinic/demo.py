@@ -35,7 +35,7 @@ class DemoPlan:
 
     @classmethod
     def quick(cls) -> DemoPlan:
-        """About two minutes on two cores: a smaller world, fewer epochs."""
+        """A smaller world and fewer epochs (260 s on 2 cores busy with other jobs)."""
         return cls(epochs=2, world_scale=0.3, bootstrap=200, head_steps=100)
 
 
@@ -154,7 +154,7 @@ def run_demo(
 
     Args:
         out: output folder (created); stages already complete there are reused.
-        quick: a smaller world and fewer epochs (about two minutes on two cores).
+        quick: a smaller world and fewer epochs (a few minutes on two cores).
         seed: seed of everything.
         progress: progress hook.
     """

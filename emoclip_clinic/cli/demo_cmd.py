@@ -13,7 +13,7 @@ from emoclip_clinic.cli import app
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("emoclip_demo"),
-    quick: Annotated[bool, typer.Option(help="Smaller world, fewer epochs (~2 minutes).")] = False,
+    quick: Annotated[bool, typer.Option(help="Smaller world, fewer epochs.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of everything.")] = 0,
 ) -> None:
     """Make a synthetic world, pretrain, evaluate zero-shot, score interviews, write reports.

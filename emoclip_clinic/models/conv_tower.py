@@ -14,7 +14,7 @@ when every clip starts with nearly the same embedding (the loss then sits at ln(
 the same tower with GroupNorm (per-image statistics) stayed collapsed in the same test. The
 pooled features, being averages of ReLU outputs, share a large positive common component; a
 LayerNorm before the projection removes it, so that the frame embeddings of different images
-start nearly orthogonal (mean pairwise cosine 0.05 instead of 0.84). In
+start nearly orthogonal (mean pairwise cosine 0.05 instead of 0.84; bench/bench_towers.py). In
 evaluation (and with a frozen backbone) the running statistics are used, so an embedding
 does not depend on the other clips of a batch. Under DDP on GPUs the trainer converts the
 layers to SyncBatchNorm so that statistics span the global batch; on CPU (gloo), where
