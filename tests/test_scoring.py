@@ -187,8 +187,17 @@ def test_score_finds_and_tracks_the_face_in_the_real_video(cohort, shared_dir, t
     result = score_recording(video, tmp_path / "bundle", checkpoint, tmp_path / "scores",
                              FaceOptions("detector"), tmp_path / "cache")  # fmt: skip
     assert result["face_source"].startswith("detector:centerface")
-    assert result["quality"]["usable_clips"] == result["quality"]["clips"]
-    assert result["quality"]["face_time_share"] > 0.95
+    quality = result["quality"]
+    assert quality["no_face_clips"] == 0 and quality["face_time_share"] > 0.95
     timeline = pd.read_csv(tmp_path / "scores" / f"{video.stem}_timeline.csv")
     assert timeline["end_s"].iloc[-1] == pytest.approx(19.7, abs=0.1)
     assert (timeline["confidence"] > 0.5).all()
+    # The detector finds the face under the hand (2.4-9.5 s); the occlusion flag leaves it out.
+    # The bundle's clips are 8 frames (0.33 s) long.
+    hand = timeline[(timeline["end_s"] > 4.5) & (timeline["start_s"] < 9.0)]
+    laughing = timeline[(timeline["start_s"] >= 10.5) & (timeline["end_s"] <= 16.0)]
+    assert len(hand) >= 12 and len(laughing) >= 15
+    assert (hand["flag"] == "occluded").all() and not hand["usable"].any()
+    assert (laughing["flag"] == "ok").all() and laughing["usable"].all()
+    assert quality["occluded_clips"] == (timeline["flag"] == "occluded").sum()
+    assert quality["usable_clips"] == quality["clips"] - quality["occluded_clips"]

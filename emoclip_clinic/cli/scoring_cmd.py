@@ -34,12 +34,16 @@ Detector = Annotated[str, typer.Option(help="Face detector for --faces detector/
 ClipLen = Annotated[int, typer.Option(help="Frames per clip after downsampling.")]
 Downsample = Annotated[int, typer.Option(help="Keep every k-th frame.")]
 Device = Annotated[str, typer.Option(help="cpu or cuda.")]
+Occlusion = Annotated[
+    bool, typer.Option(help="Leave out clips whose lower face is mostly covered (a hand).")
+]
 
 
-def _embed_settings(clip_len: int, downsample: int):
+def _embed_settings(clip_len: int, downsample: int, occlusion: bool):
     from emoclip_clinic.scoring.embed import EmbedSettings
 
-    return EmbedSettings(downsample=downsample, clip_len=clip_len)
+    limit = EmbedSettings.max_occluded_fraction if occlusion else None
+    return EmbedSettings(downsample=downsample, clip_len=clip_len, max_occluded_fraction=limit)
 
 
 def _faces(mode: FaceMode, tracks: Path | None, detector: str):
@@ -49,11 +53,12 @@ def _faces(mode: FaceMode, tracks: Path | None, detector: str):
 
 
 def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, downsample,
-         device, seed):  # fmt: skip
+         occlusion, device, seed):  # fmt: skip
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.jobs import CohortJob
 
-    return CohortJob(labels, scale, checkpoint, cache, _embed_settings(clip_len, downsample),
+    return CohortJob(labels, scale, checkpoint, cache,
+                     _embed_settings(clip_len, downsample, occlusion),
                      _faces(faces, tracks, detector), HeadSettings(seed=seed), device)  # fmt: skip
 
 
@@ -67,6 +72,7 @@ def embed_command(
     detector: Detector = "builtin",
     clip_len: ClipLen = 32,
     downsample: Downsample = 4,
+    occlusion: Occlusion = True,
     device: Device = "cpu",
 ) -> None:
     """Cut recordings into clips, find the patient's face, and cache clip embeddings."""
@@ -76,10 +82,12 @@ def embed_command(
     encoder = load_encoder(checkpoint, device)
     with RichProgress() as progress:
         done, failed = embed_cohort({p.stem: p for p in recordings}, encoder,
-                                    _embed_settings(clip_len, downsample),
+                                    _embed_settings(clip_len, downsample, occlusion),
                                     _faces(faces, tracks, detector), cache, progress)  # fmt: skip
     for name, entry in done.items():
-        stdout.print(f"{name}: {int(entry.usable.sum())}/{len(entry.usable)} clips with a face")
+        occluded = f", {int(entry.occluded.sum())} occluded" if entry.occluded.any() else ""
+        stdout.print(f"{name}: {int(entry.usable.sum())}/{len(entry.usable)} clips usable "
+                     f"({int(entry.no_face.sum())} with too little face{occluded})")  # fmt: skip
     for name, reason in failed.items():
         stdout.print(f"[red]{name}: failed: {reason}[/]")
     if failed:
@@ -98,6 +106,7 @@ def loocv_command(
     detector: Detector = "builtin",
     clip_len: ClipLen = 32,
     downsample: Downsample = 4,
+    occlusion: Occlusion = True,
     n_boot: Annotated[int, typer.Option(help="Patient-bootstrap replicates.")] = 2000,
     device: Device = "cpu",
     seed: Annotated[int, typer.Option(help="Seed of head training and bootstrap.")] = 0,
@@ -108,7 +117,7 @@ def loocv_command(
     from emoclip_clinic.scoring.jobs import run_loocv
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, device, seed)  # fmt: skip
+               clip_len, downsample, occlusion, device, seed)  # fmt: skip
     with RichProgress() as progress:
         result = run_loocv(job, out, n_boot=n_boot, seed=seed, progress=progress)
     stdout.print(agreement_table(result))
@@ -128,6 +137,7 @@ def train_head_command(
     detector: Detector = "builtin",
     clip_len: ClipLen = 32,
     downsample: Downsample = 4,
+    occlusion: Occlusion = True,
     device: Device = "cpu",
     seed: Annotated[int, typer.Option(help="Seed of head training.")] = 0,
 ) -> None:
@@ -136,7 +146,7 @@ def train_head_command(
     from emoclip_clinic.scoring.jobs import run_train_head
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, device, seed)  # fmt: skip
+               clip_len, downsample, occlusion, device, seed)  # fmt: skip
     with RichProgress() as progress:
         info = run_train_head(job, out, seed=seed, progress=progress)
     stdout.print(f"head bundle: {out} ({info['cohort']['interviews']} interviews)")
@@ -155,6 +165,10 @@ def score_command(
     faces: Faces = FaceMode.auto,
     tracks: TracksDir = None,
     detector: Detector = "builtin",
+    occlusion: Annotated[
+        bool | None,
+        typer.Option(help="Leave out clips with the lower face covered [default: as trained]."),
+    ] = None,
     report: Annotated[bool, typer.Option(help="Also write the patient HTML report.")] = False,
     device: Device = "cpu",
 ) -> None:
@@ -166,7 +180,7 @@ def score_command(
     with RichProgress() as progress:
         result = score_recording(recording, head, checkpoint, out, _faces(faces, tracks, detector),
                                  cache, _scale_name(scale) if scale else None, device,
-                                 progress)  # fmt: skip
+                                 progress, occlusion)  # fmt: skip
     stdout.print(score_table(result))
     stdout.print(f"results: {out / (recording.stem + '_score.json')}")
     if report:

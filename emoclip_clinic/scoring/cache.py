@@ -21,25 +21,41 @@ import numpy as np
 from emoclip_clinic.fileio import atomic_path, write_json_atomic
 from emoclip_clinic.provenance import sha256_bytes, sha256_file
 
-ARRAYS = ("embeddings", "start_s", "end_s", "face_fraction", "confidence", "usable")
+ARRAYS = ("embeddings", "start_s", "end_s", "face_fraction", "confidence", "usable",
+          "occluded_fraction")  # fmt: skip
 
 
 @dataclass
 class RecordingEmbeddings:
-    """Per-clip embeddings of one recording with times and face-quality flags."""
+    """Per-clip embeddings of one recording with times and face-quality flags.
 
-    embeddings: np.ndarray  # (N, D) float32; rows of unusable clips are NaN
+    A clip is unusable for one of two reasons: too little face (its embedding row is NaN) or
+    the face occluded (embedded, row filled, but left out by the occlusion flag).
+    """
+
+    embeddings: np.ndarray  # (N, D) float32; NaN rows: clips with too little face
     start_s: np.ndarray  # (N,) clip start, seconds
     end_s: np.ndarray  # (N,) clip end, seconds
     face_fraction: np.ndarray  # (N,) share of the clip's frames with the patient's face
     confidence: np.ndarray  # (N,) mean detection confidence over frames with a face
-    usable: np.ndarray  # (N,) bool: enough face to embed
+    usable: np.ndarray  # (N,) bool: enough face, not occluded; only these are scored
+    occluded_fraction: np.ndarray  # (N,) share of the clip's face frames scored occluded
     meta: dict[str, Any]  # recording, key parts, versions
 
     @property
     def usable_embeddings(self) -> np.ndarray:
         """(M, D) embeddings of the usable clips."""
         return self.embeddings[self.usable]
+
+    @property
+    def occluded(self) -> np.ndarray:
+        """(N,) bool: clips with enough face that the occlusion flag left out."""
+        return ~self.usable & ~np.isnan(self.embeddings).any(axis=1)
+
+    @property
+    def no_face(self) -> np.ndarray:
+        """(N,) bool: clips left out for too little face."""
+        return ~self.usable & ~self.occluded
 
 
 def content_hash(path: Path, memo_dir: Path | None = None) -> str:
@@ -78,11 +94,13 @@ class EmbeddingCache:
         return self.folder / f"{key}.npz", self.folder / f"{key}.json"
 
     def get(self, key: str) -> RecordingEmbeddings | None:
-        """The entry, or None if absent or incomplete."""
+        """The entry, or None if absent, incomplete or written without an array of today's."""
         arrays_path, meta_path = self._paths(key)
         if not (arrays_path.is_file() and meta_path.is_file()):
             return None
         with np.load(arrays_path) as data:
+            if not set(ARRAYS) <= set(data.files):
+                return None  # an older version's entry: computed again and replaced
             arrays = {name: data[name] for name in ARRAYS}
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         return RecordingEmbeddings(**arrays, meta=meta)

@@ -7,6 +7,12 @@ unusable and not embedded; otherwise frames without a box reuse the nearest box 
 are cropped square with a margin, preprocessed like the encoder's training data, and embedded
 in batches of clips. Decoding and cropping run in a background thread so that they overlap
 the encoder (on a GPU, with bf16 autocast).
+
+Every frame with a face is also described for the occlusion flag
+(:mod:`emoclip_clinic.faces.occlusion`), which compares it with the whole recording and so is
+scored at the end: clips with at least ``max_occluded_fraction`` of their face frames occluded
+are then marked unusable. They were embedded by then and keep their embeddings, so that the
+cache shows what the flag left out; only ``usable`` decides what is scored.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import torch
 
 from emoclip_clinic.data.transforms import ClipTransform
 from emoclip_clinic.faces.boxes import FaceBox, square_crop
+from emoclip_clinic.faces.occlusion import OcclusionSettings, RecordingOcclusion, RegionDescriber
 from emoclip_clinic.faces.tracking import FaceSource
 from emoclip_clinic.models.build import get_preprocess_cfg
 from emoclip_clinic.models.emoclip import EmoCLIP
@@ -42,6 +49,8 @@ class EmbedSettings:
     stride: int | None = None  # sampled frames between clip starts; None = clip_len
     margin: float = 1.4  # crop side as a multiple of the face box's larger side
     min_face_fraction: float = 0.5  # clips with fewer face frames are flagged and skipped
+    max_occluded_fraction: float | None = 0.5  # clips with this share occluded are left out;
+    # None = no occlusion flag
     batch_clips: int = 8  # clips per encoder batch
 
     def plan(self) -> ClipPlanConfig:
@@ -49,9 +58,10 @@ class EmbedSettings:
         return ClipPlanConfig(self.downsample, self.clip_len, self.stride)
 
     def key_parts(self) -> dict[str, Any]:
-        """Settings that change the embeddings (batch size does not)."""
+        """Settings that change the cached entry (batch size does not)."""
         parts = asdict(self)
         parts.pop("batch_clips")
+        parts["occlusion"] = asdict(OcclusionSettings())
         return parts
 
 
@@ -63,6 +73,8 @@ class _Prepared:
     face_fraction: float
     confidence: float
     video: torch.Tensor | None  # (T, C, S, S) or None when unusable
+    face_frames: list[int]  # indices of the frames with a box
+    descriptors: np.ndarray  # (len(face_frames), DESCRIPTOR_SIZE) uint8, for the occlusion flag
 
 
 def _fill_boxes(boxes: list[FaceBox | None]) -> list[FaceBox]:
@@ -79,10 +91,12 @@ def _prepare_clips(
     transform: ClipTransform,
     size: int,
 ) -> Iterator[_Prepared]:
+    describer = RegionDescriber()
     for clip_index, frames, start_s, end_s in reader:
         indices = reader.plan[clip_index].frame_indices.tolist()
         boxes = source.boxes(indices, frames)
         found = [b for b in boxes if b is not None]
+        face_frames = [i for i, b in zip(indices, boxes, strict=True) if b is not None]
         fraction = len(found) / len(boxes)
         confidence = float(np.mean([b.confidence for b in found])) if found else 0.0
         video = None
@@ -91,7 +105,8 @@ def _prepare_clips(
             crops = np.stack([square_crop(f, b, settings.margin, size)
                               for f, b in zip(frames, filled, strict=True)])  # fmt: skip
             video = transform(crops)
-        yield _Prepared(clip_index, start_s, end_s, fraction, confidence, video)
+        yield _Prepared(clip_index, start_s, end_s, fraction, confidence, video, face_frames,
+                        describer.describe(frames, boxes))  # fmt: skip
 
 
 def _background(iterator: Iterator[_Prepared], depth: int) -> Iterator[_Prepared]:
@@ -112,6 +127,17 @@ def _background(iterator: Iterator[_Prepared], depth: int) -> Iterator[_Prepared
         if isinstance(item, BaseException):
             raise item
         yield item
+
+
+def _flag_occluded(
+    out: dict[str, np.ndarray], occlusion: RecordingOcclusion, settings: EmbedSettings
+) -> int:
+    """Score the recording's occlusion, mark occluded clips unusable; returns how many."""
+    out["occluded_fraction"] = occlusion.clip_fractions(len(out["usable"]))
+    limit = settings.max_occluded_fraction
+    occluded = out["usable"] & (out["occluded_fraction"] >= (np.inf if limit is None else limit))
+    out["usable"] &= ~occluded
+    return int(occluded.sum())
 
 
 @torch.no_grad()
@@ -138,6 +164,7 @@ def embed_recording(
         "start_s": np.zeros(n), "end_s": np.zeros(n), "face_fraction": np.zeros(n),
         "confidence": np.zeros(n), "usable": np.zeros(n, bool),
     }  # fmt: skip
+    occlusion = RecordingOcclusion()
     task = f"embed {path.name}"
     progress.start(task, total=n, unit="clip")
     batch: list[_Prepared] = []
@@ -155,6 +182,7 @@ def embed_recording(
     for p in _background(prepared, depth=2 * settings.batch_clips):
         out["start_s"][p.index], out["end_s"][p.index] = p.start_s, p.end_s
         out["face_fraction"][p.index], out["confidence"][p.index] = p.face_fraction, p.confidence
+        occlusion.add(p.index, p.face_frames, p.descriptors)
         if p.video is not None:
             batch.append(p)
             if len(batch) == settings.batch_clips:
@@ -162,7 +190,9 @@ def embed_recording(
         progress.advance(task)
     flush()
     progress.end(task)
+    occluded = _flag_occluded(out, occlusion, settings)
     meta = {"recording": str(path), "n_clips": n, "usable_clips": int(out["usable"].sum()),
+            "occluded_clips": occluded,
             "duration_s": reader.info.duration_s, "fps": reader.info.fps,
             "width": reader.info.width, "height": reader.info.height,
             "face_source": source.description, "settings": asdict(settings),

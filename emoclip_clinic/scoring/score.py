@@ -8,6 +8,7 @@ recording, not a validated measure.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from emoclip_clinic.models.build import get_tokenizer
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
 from emoclip_clinic.scoring.bundle import load_bundle
+from emoclip_clinic.scoring.cache import RecordingEmbeddings
 from emoclip_clinic.scoring.embed import EmbedSettings
 from emoclip_clinic.scoring.head import Ranges, to_scale_units
 from emoclip_clinic.scoring.jobs import check_bundle_fits, score_table
@@ -42,10 +44,26 @@ def expressivity(
     return 1.0 - probs[:, classes.index("neutral")], dict(zip(classes, probs.T, strict=True))
 
 
+def clip_flags(entry: RecordingEmbeddings) -> np.ndarray:
+    """Per clip "ok", "no_face" (too little face) or "occluded" (left out by the flag)."""
+    flags = np.full(len(entry.usable), "ok", dtype=object)
+    flags[entry.no_face], flags[entry.occluded] = "no_face", "occluded"
+    return flags
+
+
+def quality(entry: RecordingEmbeddings) -> dict[str, Any]:
+    """Clip counts by flag and the share of sampled frames with a face."""
+    share = float(np.mean(entry.face_fraction)) if len(entry.usable) else 0.0
+    return {"clips": len(entry.usable), "usable_clips": int(entry.usable.sum()),
+            "no_face_clips": int(entry.no_face.sum()),
+            "occluded_clips": int(entry.occluded.sum()), "face_time_share": share}  # fmt: skip
+
+
 def _timeline(entry, head, meta, encoder) -> pd.DataFrame:
     frame = pd.DataFrame({"clip": np.arange(len(entry.usable)), "start_s": entry.start_s,
                           "end_s": entry.end_s, "usable": entry.usable,
-                          "face_fraction": entry.face_fraction,
+                          "flag": clip_flags(entry), "face_fraction": entry.face_fraction,
+                          "occluded_fraction": entry.occluded_fraction,
                           "confidence": entry.confidence})  # fmt: skip
     usable = entry.usable
     columns = meta["target_columns"]
@@ -78,8 +96,12 @@ def score_recording(
     scale: str | None = None,
     device: str = "cpu",
     progress: ProgressHook = NO_PROGRESS,
+    occlusion: bool | None = None,
 ) -> dict[str, Any]:
     """Score one recording; write ``<stem>_score.json`` and ``<stem>_timeline.csv``.
+
+    Clips are cut as the head's bundle says; ``occlusion`` True or False switches the
+    occlusion flag on (default limit) or off, None keeps the bundle's setting.
 
     Raises:
         CheckpointError: the head does not fit the encoder or the scale.
@@ -89,6 +111,9 @@ def score_recording(
     encoder = load_encoder(checkpoint, device)
     check_bundle_fits(meta, encoder.weights_sha256, scale)
     settings = EmbedSettings(**meta["embed_settings"])
+    if occlusion is not None:
+        limit = EmbedSettings.max_occluded_fraction if occlusion else None
+        settings = replace(settings, max_occluded_fraction=limit)
     cache = cache_dir or out_dir / "cache"
     done, failed = embed_cohort({recording.stem: recording}, encoder, settings,
                                 faces or FaceOptions(), cache, progress)  # fmt: skip
@@ -96,10 +121,11 @@ def score_recording(
         raise DataError(failed[recording.stem])
     entry = done[recording.stem]
     if not entry.usable.any():
-        raise DataError(
-            f"{recording}: no usable clip to score: the patient's face was found in none of its "
-            f"{len(entry.usable)} clips"
-        )
+        occluded = int(entry.occluded.sum())
+        why = (f"{occluded} had the face occluded (--no-occlusion keeps them), the others too "
+               "little face" if occluded else "the patient's face was found in none")  # fmt: skip
+        raise DataError(f"{recording}: no usable clip to score: of its {len(entry.usable)} "
+                        f"clips, {why}")  # fmt: skip
     prediction = head.predict_interview(entry.usable_embeddings, bundle_ranges(meta))
     table = score_table(meta, prediction)
     timeline = _timeline(entry, head, meta, encoder)
@@ -112,8 +138,7 @@ def score_recording(
                                                                           "width", "height")}},
         "scores": table.reset_index().to_dict("records"), "bundle": str(bundle),
         "bundle_meta": {k: meta[k] for k in ("scale", "encoder", "cohort", "interval_95")},
-        "quality": {"clips": len(entry.usable), "usable_clips": int(entry.usable.sum()),
-                    "face_time_share": float(np.mean(entry.face_fraction))},
+        "quality": quality(entry),
         "timeline": timeline.to_dict("records"), "face_source": entry.meta.get("face_source"),
         "versions": package_versions(),
     }  # fmt: skip
