@@ -118,12 +118,14 @@ def write(tmp_path: Path, name: str, data: dict) -> Path:
     return path
 
 
-def with_unusable_clips(score: dict, clips: tuple[int, ...]) -> dict:
-    """A copy of a score output in which some clips had no usable face."""
+def with_unusable_clips(score: dict, clips: tuple[int, ...], flag: str | None = None) -> dict:
+    """A copy of a score output in which some clips had no usable face (``flag``: why)."""
     edited = copy.deepcopy(score)
     for index in clips:
         row = edited["timeline"][index]
         row["usable"] = False
+        if flag is not None:
+            row["flag"] = flag
         for key in row:
             if key.startswith("predicted_") or key == "expressivity":
                 row[key] = None
@@ -178,10 +180,22 @@ def test_unusable_clips_are_merged_into_flagged_stretches(tmp_path, score_data):
     rows = root.find("table", **{"class": "stretches"}).find_all("tr")[1:]
     cells = [[td.text() for td in row.find_all("td")] for row in rows]
     # Clips 2-3 (1.6-3.2 s) are one stretch, clip 5 (4.0-4.8 s) another.
-    assert cells == [["0:02", "0:03", "1.6 s", "2"], ["0:04", "0:05", "0.8 s", "1"]]
+    assert cells == [
+        ["0:02", "0:03", "1.6 s", "2", "no face"],
+        ["0:04", "0:05", "0.8 s", "1", "no face"],
+    ]
     assert root.find(data_field="usable_share").text() == "50%"
     timeline = root.find("section", id="timeline").find("svg")
     assert "no usable face" in timeline.text()
+
+
+def test_clips_left_out_as_occluded_are_told_apart_from_clips_without_a_face(tmp_path, score_data):
+    edited = with_unusable_clips(with_unusable_clips(score_data, (2, 3), "occluded"), (5,))
+    edited["quality"].update(usable_clips=len(edited["timeline"]) - 3, occluded_clips=2)
+    root = parse(render_patient_report(write(tmp_path, "X_score.json", edited), tmp_path)).root
+    rows = root.find("table", **{"class": "stretches"}).find_all("tr")[1:]
+    assert [row.find_all("td")[-1].text() for row in rows] == ["face covered", "no face"]
+    assert "2 left out with the face covered" in root.find("section", id="face-quality").text()
 
 
 def test_long_recording_has_a_minutes_axis_and_stays_small(tmp_path, score_data):
@@ -287,7 +301,7 @@ def test_failed_left_out_and_flagged_interviews_are_listed(tmp_path, loocv_data)
 
     assert rows("failed") == [["P09_I0", "cannot decode P09_I0.mp4"]]
     assert rows("left-out") == [["P10_I0", "no clip with a usable face"]]
-    assert rows("flagged") == [["P02_I0", "2 of 6", "33%", "40%"]]
+    assert rows("flagged") == [["P02_I0", "2 of 6", "33%", "40%", "0"]]
     assert root.find(data_field="failed").text() == "1"
 
 

@@ -95,6 +95,7 @@ def _item_rows(data: dict[str, Any], sources: _Sources, kind: str) -> list[dict[
 
 def _flags(data: dict[str, Any]) -> dict[str, Any]:
     flagged = [{"id": q["interview_id"], "clips": q["clips"], "usable": q["usable"],
+                "occluded": q.get("occluded", 0),
                 "share": q["usable"] / q["clips"] if q["clips"] else 0.0,
                 "face_time_share": q.get("face_time_share")}
                for q in data["quality"]]  # fmt: skip

@@ -55,6 +55,15 @@ def _score_rows(scores: list[dict[str, Any]], info: dict[str, Any]) -> list[dict
     return rows
 
 
+def _why(timeline: list[dict[str, Any]], start: float, end: float) -> str:
+    """Why the unusable clips of a stretch were left out (outputs before the flag: no face)."""
+    flags = {row.get("flag", "no_face") for row in timeline
+             if not row["usable"] and start <= _number(row["start_s"]) < end}  # fmt: skip
+    reasons = [text for flag, text in (("no_face", "no face"), ("occluded", "face covered"))
+               if flag in flags]  # fmt: skip
+    return ", ".join(reasons)
+
+
 def _quality(data: dict[str, Any]) -> dict[str, Any]:
     timeline = data["timeline"]
     starts = [_number(row["start_s"]) for row in timeline]
@@ -64,10 +73,12 @@ def _quality(data: dict[str, Any]) -> dict[str, Any]:
     clips = int(quality["clips"])
     return {
         "clips": clips, "usable_clips": int(quality["usable_clips"]),
+        "occluded_clips": int(quality.get("occluded_clips", 0)),
         "usable_share": quality["usable_clips"] / clips if clips else math.nan,
         "face_time_share": quality["face_time_share"],
         "unusable_seconds": sum(end - start for start, end, _ in spans),
-        "stretches": [{"start": start, "end": end, "clips": count, "seconds": end - start}
+        "stretches": [{"start": start, "end": end, "clips": count, "seconds": end - start,
+                       "why": _why(timeline, start, end)}
                       for start, end, count in spans],
     }  # fmt: skip
 
