@@ -116,29 +116,43 @@ def _fold_stats(clips: list[np.ndarray], masks: np.ndarray) -> tuple[np.ndarray,
 
 
 class _FoldMLPs(nn.Module):
-    """F independent MLPs (one per fold) evaluated together with batched matrix products."""
+    """F independent MLPs (one per fold) evaluated together.
+
+    The first layers of all folds form one (d, F*h) matrix, so that a step is one large matrix
+    product over the shared clip draws rather than F small ones; the second layers are a batched
+    product. Dropout draws one mask per clip and hidden unit and applies it to every fold: each
+    fold still sees ordinary dropout (folds never interact, as with the shared clip draws), and
+    drawing F times fewer random numbers was the largest single saving (``bench/bench_loocv.py``).
+    """
 
     def __init__(self, template: MLPHead, folds: int) -> None:
         super().__init__()
         first, last = template.net[0], template.net[3]
-        self.w1 = nn.Parameter(first.weight.detach().T.repeat(folds, 1, 1))  # (F, d, h)
+        self.w1 = nn.Parameter(first.weight.detach().T[:, None].repeat(1, folds, 1))  # (d, F, h)
         self.b1 = nn.Parameter(first.bias.detach().repeat(folds, 1))  # (F, h)
         self.w2 = nn.Parameter(last.weight.detach().T.repeat(folds, 1, 1))  # (F, h, k)
         self.b2 = nn.Parameter(last.bias.detach().repeat(folds, 1))  # (F, k)
-        self.dropout = nn.Dropout(template.net[2].p)
+        self.p = float(template.net[2].p)
 
-    def forward(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
         """(N, d) raw inputs -> (F, N, k); each fold standardises with its own statistics."""
-        w1 = self.w1 / std[:, :, None]  # folding (x - mean) / std into the first layer
-        b1 = self.b1 - torch.einsum("fd,fdh->fh", mean / std, self.w1)
-        hidden = torch.relu(torch.einsum("nd,fdh->fnh", x, w1) + b1[:, None])
-        return torch.einsum("fnh,fhk->fnk", self.dropout(hidden), self.w2) + self.b2[:, None]
+        d, folds, h = self.w1.shape
+        w1 = self.w1 / std.T[:, :, None]  # folding (x - mean) / std into the first layer
+        b1 = self.b1 - torch.einsum("fd,dfh->fh", mean / std, self.w1)
+        hidden = torch.addmm(b1.reshape(-1), x, w1.reshape(d, folds * h)).relu_()
+        hidden = hidden.view(len(x), folds, h)
+        if self.training and self.p > 0:
+            keep = torch.rand(len(x), 1, h, generator=generator) >= self.p
+            hidden = hidden * (keep / (1 - self.p))
+        return torch.baddbmm(self.b2[:, None], hidden.transpose(0, 1), self.w2)
 
     def head(self, fold: int, template: MLPHead) -> MLPHead:
         """Fold ``fold``'s weights as a plain :class:`MLPHead`."""
         head = copy.deepcopy(template)
         with torch.no_grad():
-            head.net[0].weight.copy_(self.w1[fold].T)
+            head.net[0].weight.copy_(self.w1[:, fold].T)
             head.net[0].bias.copy_(self.b1[fold])
             head.net[3].weight.copy_(self.w2[fold].T)
             head.net[3].bias.copy_(self.b2[fold])
@@ -184,7 +198,7 @@ def fit_symptom_heads(
         for _ in range(settings.steps):
             draw = torch.rand(len(clips), per, generator=generator)
             picks = padded[rows, (draw * lengths[:, None]).long()].reshape(-1, padded.shape[2])
-            out = model(picks, mean_t, std_t).view(len(masks), len(clips), per, -1)
+            out = model(picks, mean_t, std_t, generator).view(len(masks), len(clips), per, -1)
             # Clip-level regression: every clip is labelled with its interview's ratings.
             errors = ((out - y[None, :, None, :]) ** 2).mean(dim=(2, 3))  # (F, n)
             loss = (errors * weight).sum()  # folds are independent: their losses just add up
