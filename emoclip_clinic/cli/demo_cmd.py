@@ -23,14 +23,15 @@ def demo_command(
     import time
 
     from emoclip_clinic.cli.console import RichProgress, stdout
-    from emoclip_clinic.cli.tables import RESEARCH_NOTE, demo_loocv_table, demo_zeroshot_table
+    from emoclip_clinic.cli.tables import RESEARCH_NOTE, demo_loocv_tables, demo_zeroshot_table
     from emoclip_clinic.demo import run_demo
 
     start = time.perf_counter()
     with RichProgress() as progress:
         result = run_demo(out, quick=quick, seed=seed, progress=progress)
     stdout.print(demo_zeroshot_table(result.zeroshot, result.chance))
-    stdout.print(demo_loocv_table(result.loocv))
+    for table in demo_loocv_tables(result.loocv):
+        stdout.print(table)
     for report in result.reports:
         stdout.print(f"report: {report}")
     stdout.print(f"all outputs in {out} ({time.perf_counter() - start:.0f} s). {RESEARCH_NOTE}")
