@@ -4,10 +4,11 @@ Run from the repository root: ``.venv/bin/python bench/bench_occlusion.py [--fra
 Frames are sampled as ``embed`` samples them (``--downsample``, ``--clip-len``); the real
 videos get their boxes from the built-in detector and tracker, the synthetic interviews (made
 in a temporary folder) from their true face tracks. Prints, per recording, the flagged
-stretches, the clips that ``embed`` would leave out and what the rule would flag without each
-of its parts; ``--frames`` adds the per-frame table. Then a hand painted on the GRID talking
-heads, at the mouth and under the chin. In the Pexels video a hand covers the mouth from 2.4 s
-to 9.5 s (checked frame by frame).
+stretches, the clips that ``embed`` would leave out, and what the rule would flag without each
+of its parts (the pose rule, the lower-face check, the 1-second minimum); ``--frames`` adds
+the per-frame table. Then a hand painted on the GRID talking heads, at the mouth and under
+the chin. In the Pexels video a hand covers the mouth from 2.4 s to 9.5 s (checked frame by
+frame).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from emoclip_clinic.faces.occlusion import (
     OcclusionSettings,
     RecordingOcclusion,
     RegionDescriber,
+    occluded_frames,
     occlusion_scores,
     region_ratios,
 )
@@ -40,7 +42,7 @@ REAL = ("pyfeat_WolfgangLanger_Pexels.mp4", "grid_lwbsza.mpg", "grid_swiz3n.mpg"
 def describe(path: Path, source: FaceSource, settings: EmbedSettings):
     """Frame times, ratios, scores and the clips of one recording, sampled as ``embed`` does."""
     reader = ClipReader(path, settings.plan())
-    describer, record = RegionDescriber(), RecordingOcclusion()
+    describer, record = RegionDescriber(), RecordingOcclusion(reader.info.timestamps[:, 0])
     descriptors, clips = {}, []
     for clip_index, frames, start_s, end_s in reader:
         indices = reader.plan[clip_index].frame_indices.tolist()
@@ -50,10 +52,10 @@ def describe(path: Path, source: FaceSource, settings: EmbedSettings):
         record.add(clip_index, kept, rows)
         descriptors.update(zip(kept, rows, strict=True))
         clips.append((start_s, end_s))
-    frames, scores = record.frame_scores()
+    frames, scores, flagged = record.frames()
     ratios = region_ratios(np.stack([descriptors[i] for i in frames.tolist()]))
     times = reader.info.timestamps[frames, 0]
-    return times, ratios, scores, clips, record.clip_fractions(len(clips))
+    return times, ratios, scores, flagged, clips, record.clip_fractions(len(clips))
 
 
 def stretches(times: np.ndarray, flagged: np.ndarray, gap: float) -> str:
@@ -67,10 +69,22 @@ def stretches(times: np.ndarray, flagged: np.ndarray, gap: float) -> str:
     return ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in spans) or "none"
 
 
+def variants(ratios: dict[str, np.ndarray], times: np.ndarray) -> dict[str, np.ndarray]:
+    """Frames the rule would flag without each of its parts."""
+    limits = OcclusionSettings()
+    lower = ratios["lower_face"] / limits.lower_ratio
+    below = ratios["below_chin"] / limits.below_ratio
+    fixed = ratios["below_chin_fixed"] / limits.below_ratio
+    runs = {"without the fixed place (no pose rule)": np.minimum(lower, below),
+            "without the lower-face check": np.minimum(below, fixed)}  # fmt: skip
+    out = {k: occluded_frames(v, times, limits.min_seconds) for k, v in runs.items()}
+    out["without the 1-second minimum"] = np.minimum.reduce([lower, below, fixed]) >= 1
+    return out
+
+
 def report(name: str, path: Path, source: FaceSource, settings: EmbedSettings, frames: bool):
     """Print one recording's flagged stretches, left-out clips and, optionally, frames."""
-    times, ratios, scores, clips, fractions = describe(path, source, settings)
-    flagged = scores >= 1.0
+    times, ratios, scores, flagged, clips, fractions = describe(path, source, settings)
     step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
     print(f"\n## {name}: {len(times)} sampled face frames, {flagged.sum()} flagged "
           f"({flagged.mean():.0%})\n")  # fmt: skip
@@ -80,13 +94,8 @@ def report(name: str, path: Path, source: FaceSource, settings: EmbedSettings, f
         if share >= settings.max_occluded_fraction:
             out.append(f"{start:.1f}-{end:.1f} s ({share:.0%})")
     print(f"clips left out as occluded: {len(out)} of {len(clips)}: {', '.join(out) or 'none'}")
-    limits = OcclusionSettings()
-    lower = ratios["lower_face"] / limits.lower_ratio
-    below = ratios["below_chin"] / limits.below_ratio
-    fixed = ratios["below_chin_fixed"] / limits.below_ratio
-    for label, variant in (("without the fixed place (no pose rule)", np.minimum(lower, below)),
-                           ("without the lower-face check", np.minimum(below, fixed))):  # fmt: skip
-        print(f"{label}: {stretches(times, variant >= 1, 1.5 * step)}")
+    for label, variant in variants(ratios, times).items():
+        print(f"{label}: {stretches(times, variant, 1.5 * step)}")
     if frames:
         print("\n| time s | lower face | below chin | below chin, fixed | score | flagged |")
         print("|---|---|---|---|---|---|")
@@ -118,9 +127,9 @@ def pasted(path: Path, detector, settings: EmbedSettings) -> None:
         edited = frames.copy()
         edited[covered] = forearm(frames[covered], boxes[0], top)
         descriptors = RegionDescriber().describe(edited, boxes)
-        ratios, limit = region_ratios(descriptors), OcclusionSettings().below_ratio
-        no_check = np.minimum(ratios["below_chin"], ratios["below_chin_fixed"]) >= limit
-        flagged = occlusion_scores(descriptors) >= 1
+        times = info.timestamps[indices, 0]
+        flagged = occluded_frames(occlusion_scores(descriptors), times, 1.0)
+        no_check = variants(region_ratios(descriptors), times)["without the lower-face check"]
         counts = [
             (int(f[covered].sum()), int(f.sum() - f[covered].sum())) for f in (flagged, no_check)
         ]

@@ -15,6 +15,7 @@ from emoclip_clinic.faces.occlusion import (
     PATCH,
     RecordingOcclusion,
     RegionDescriber,
+    occluded_frames,
     occlusion_scores,
 )
 from emoclip_clinic.faces.tracking import DetectorTracker, TrackerSettings
@@ -73,16 +74,27 @@ def test_a_flicker_in_a_still_recording_is_not_flagged():
     assert occlusion_scores(np.zeros((0, len(PARTS) * SIZE), np.uint8)).shape == (0,)
 
 
+def test_runs_shorter_than_a_second_do_not_count():
+    times = np.arange(30) / 5.0  # 5 sampled frames per second
+    scores = np.zeros(30)
+    scores[[2, 3]] = 1.5  # 0.4 s: a head movement
+    scores[10:15] = 1.2  # 1.0 s
+    scores[20:29] = 3.0  # 1.8 s
+    flagged = occluded_frames(scores, times, min_seconds=1.0)
+    assert np.flatnonzero(flagged).tolist() == list(range(10, 15)) + list(range(20, 29))
+
+
 def test_clip_fractions_count_each_shared_frame_once():
     descriptors = _cover(_recording(40), slice(24, 40), PARTS)
-    record = RecordingOcclusion()
+    record = RecordingOcclusion(np.arange(50) / 10.0)
     record.add(0, range(0, 20), descriptors[0:20])
     record.add(1, range(16, 36), descriptors[16:36])  # overlaps clip 0 by 4 frames
     record.add(2, [36, 37, 38, 39, 36], descriptors[[36, 37, 38, 39, 36]])  # looped frame
     record.add(3, [], descriptors[:0])  # no face in this clip
-    frames, scores = record.frame_scores()
+    frames, scores, occluded = record.frames()
     assert frames.tolist() == list(range(40))
     np.testing.assert_allclose(scores, occlusion_scores(descriptors))
+    assert np.flatnonzero(occluded).tolist() == list(range(24, 40))
     np.testing.assert_allclose(record.clip_fractions(4), [0.0, 0.6, 1.0, 0.0])
 
 
@@ -115,7 +127,7 @@ def _forearm(frames: np.ndarray, box: FaceBox, top: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", GRID)
-def test_real_talking_heads_flag_nothing_and_a_hand_at_the_mouth_is_found(grid_faces, name):
+def test_real_talking_heads_flag_nothing_but_a_hand_at_the_mouth(grid_faces, name):
     frames, boxes = grid_faces[name]
     assert all(b is not None for b in boxes)
     assert (occlusion_scores(RegionDescriber().describe(frames, boxes)) < 1).all()
@@ -124,6 +136,9 @@ def test_real_talking_heads_flag_nothing_and_a_hand_at_the_mouth_is_found(grid_f
     hand[covered] = _forearm(frames[covered], boxes[0], top=0.7)  # over the mouth
     flagged = occlusion_scores(RegionDescriber().describe(hand, boxes)) >= 1
     assert flagged[covered].all() and flagged.sum() == 15
+    darker = frames.copy()
+    darker[covered] = (frames[covered] * 0.7).astype(np.uint8)  # the light dims: not a hand
+    assert (occlusion_scores(RegionDescriber().describe(darker, boxes)) < 1).all()
 
 
 def test_embed_leaves_occluded_clips_out_unless_switched_off(grid_faces, tmp_path):

@@ -2,24 +2,26 @@
 
 A face detector keeps finding a face under a hand, so the flag comes from appearance instead.
 Each sampled frame with a face box is described by three small grey patches (16 x 16, 768 bytes
-in all): the lower face (mouth and chin), the area below the chin relative to the face box, and
-the same area at a fixed place in the picture (below the patient's first face box). At the end
-of the recording each patch is compared with the recording's own median patch, and the mean
-absolute difference is divided by its usual amount (a low quantile over the recording).
+in all), scaled by the frame's brightness: the lower face (mouth and chin), the area below the
+chin relative to the face box, and the same area at a fixed place in the picture (below the
+patient's face in the first clip). At the end of the recording each patch is compared with the
+recording's own median patch, and the mean absolute difference is divided by its usual amount
+(a low quantile over the recording).
 
-A frame counts as occluded when all three deviate: a hand or forearm covering the lower face
+A frame scores as occluded when all three deviate: a hand or forearm covering the lower face
 reaches in from below, so it changes the lower face and the area under the chin wherever that
 area is measured. Laughing changes the mouth but not the area under the chin. A head that tilts
 or nods changes the area under the chin relative to the face box (more or less neck shows) but
 not the fixed area in the picture, where the body stays; a patient who moves the whole body
-changes the fixed area but not the one relative to the face. Requiring both is the pose rule;
-the measurements behind it and the thresholds are in docs/faces.md and bench/bench_occlusion.py.
+changes the fixed area but not the one relative to the face. Requiring both is the pose rule.
+Only runs of such frames lasting a second or more count. The measurements behind the rule and
+its thresholds, and its limits, are in docs/faces.md and bench/bench_occlusion.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -44,6 +46,7 @@ class OcclusionSettings:
     lower_ratio: float = 1.25  # ...and the lower face >= this x its usual deviation
     usual_quantile: float = 0.25  # "usual" deviation: this quantile over the recording's frames
     min_usual: float = 4.0  # floor of the usual deviation, grey levels (0-255): camera noise
+    min_seconds: float = 1.0  # shorter runs of frames scoring >= 1 do not count
 
 
 def _axis(low: int, high: int, size: int) -> tuple[slice, tuple[int, int]]:
@@ -79,29 +82,42 @@ def region_patch(
     return np.asarray(window.resize((PATCH, PATCH), Image.BILINEAR, box=crop), np.uint8)
 
 
+def frame_brightness(frame: np.ndarray) -> float:
+    """Mean grey level of an RGB frame (every 8th pixel each way)."""
+    sample = frame[::8, ::8].reshape(-1, 3).astype(np.float32)
+    return float(sample.mean(axis=0) @ np.array([0.299, 0.587, 0.114], np.float32))
+
+
 class RegionDescriber:
     """Describes the frames of one recording, in order (it remembers the fixed place).
 
     The fixed place below the chin is taken below the median face box of the first clip that
-    has a face, and kept for the whole recording.
+    has a face, and kept for the whole recording. Patches are scaled by the frame's brightness
+    relative to that clip's, so that a change of exposure or light (which changes all three
+    patches) is not taken for a hand: measured on the GRID talking heads, 15% darker frames
+    were all flagged without this scaling and none with it.
     """
 
     def __init__(self) -> None:
         self.anchor: FaceBox | None = None
+        self.brightness: float | None = None  # median brightness of the anchor clip's frames
 
     def describe(self, frames: np.ndarray, boxes: Sequence[FaceBox | None]) -> np.ndarray:
         """(n, DESCRIPTOR_SIZE) uint8 descriptors of the frames that have a box, in order."""
         found = [(frame, box) for frame, box in zip(frames, boxes, strict=True) if box is not None]
         if not found:
             return np.zeros((0, DESCRIPTOR_SIZE), np.uint8)
+        brightness = np.array([frame_brightness(frame) for frame, _ in found])
         if self.anchor is None:
             xywh = np.median([(b.x, b.y, b.w, b.h) for _, b in found], axis=0)
             self.anchor = FaceBox(*(float(v) for v in xywh))
-        rows = [np.concatenate([region_patch(frame, box, LOWER_FACE).ravel(),
-                                region_patch(frame, box, BELOW_CHIN).ravel(),
-                                region_patch(frame, self.anchor, BELOW_CHIN).ravel()])
-                for frame, box in found]  # fmt: skip
-        return np.stack(rows)
+            self.brightness = float(np.median(brightness))
+        rows = np.stack([np.concatenate([region_patch(frame, box, LOWER_FACE).ravel(),
+                                         region_patch(frame, box, BELOW_CHIN).ravel(),
+                                         region_patch(frame, self.anchor, BELOW_CHIN).ravel()])
+                         for frame, box in found])  # fmt: skip
+        gain = self.brightness / np.maximum(brightness, 1.0)
+        return np.clip(rows * gain[:, None].astype(np.float32) + 0.5, 0, 255).astype(np.uint8)
 
 
 def _deviations(patches: np.ndarray) -> np.ndarray:
@@ -118,7 +134,7 @@ def region_ratios(
 
     The usual deviation is a low quantile rather than the median: an occlusion only ever adds
     deviation, and on the one real recording with a hand at the face the hand and a head tilt
-    took 44% of the frames, which pulled the median and MAD of the deviations up to the
+    took 45% of the frames, which pulled the median and MAD of the deviations up to the
     occluded level.
 
     Args:
@@ -141,12 +157,13 @@ def region_ratios(
 def occlusion_scores(
     descriptors: np.ndarray, settings: OcclusionSettings = OcclusionSettings()
 ) -> np.ndarray:
-    """Per-frame occlusion score of one recording; frames scoring >= 1 count as occluded.
+    """Per-frame occlusion score of one recording; >= 1: the frame looks occluded.
 
     The score is the weakest of the three pieces of evidence, each over its threshold: the
     lower face (``lower_ratio``) and the area under the chin relative to the face and at the
     fixed place (``below_ratio``). A pose change moves only one of the two areas under the
-    chin, so it stays below 1 (see the module docstring).
+    chin, so it stays below 1 (see the module docstring). :func:`occluded_frames` then keeps
+    the frames in runs long enough to count.
 
     Args:
         descriptors: (n, DESCRIPTOR_SIZE) uint8, all the frames of one recording.
@@ -163,19 +180,47 @@ def occlusion_scores(
                               ratios["below_chin_fixed"] / settings.below_ratio])  # fmt: skip
 
 
-@dataclass
+def occluded_frames(scores: np.ndarray, times: np.ndarray, min_seconds: float) -> np.ndarray:
+    """Frames scoring >= 1 in a run of such frames that lasts at least ``min_seconds``.
+
+    Args:
+        scores: (n,) per-frame scores in time order.
+        times: (n,) their times, seconds; a run lasts from its first to its last frame plus
+            one sampling step (the median step).
+        min_seconds: shortest run that counts.
+
+    Returns:
+        (n,) bool: the frames that count as occluded.
+    """
+    flagged = scores >= 1.0
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flagged.astype(np.int8), [0]])))
+    for first, stop in zip(edges[::2], edges[1::2], strict=True):
+        if times[stop - 1] - times[first] + step < min_seconds - 1e-3:  # 1 ms: rounding
+            flagged[first:stop] = False
+    return flagged
+
+
 class RecordingOcclusion:
     """One recording's frame descriptors, gathered clip by clip and scored at the end.
 
     A frame that several clips share (overlapping or looped clips) is described and counted
     once. Memory: DESCRIPTOR_SIZE bytes per sampled frame with a face (35 MB for 120 minutes
     at 6.25 sampled frames per second).
+
+    Args:
+        frame_times: start time of every frame of the recording, seconds.
+        settings: thresholds.
     """
 
-    settings: OcclusionSettings = field(default_factory=OcclusionSettings)
-    _rows: list[np.ndarray] = field(default_factory=list, repr=False)
-    _row_of: dict[int, int] = field(default_factory=dict, repr=False)  # frame index -> row
-    _members: dict[int, list[int]] = field(default_factory=dict, repr=False)  # clip -> rows
+    def __init__(
+        self, frame_times: np.ndarray, settings: OcclusionSettings = OcclusionSettings()
+    ) -> None:
+        self.frame_times = np.asarray(frame_times, float)
+        self.settings = settings
+        self._rows: list[np.ndarray] = []
+        self._row_of: dict[int, int] = {}  # frame index -> row
+        self._members: dict[int, list[int]] = {}  # clip -> rows of its face frames
 
     def add(self, clip: int, frame_indices: Sequence[int], descriptors: np.ndarray) -> None:
         """Record the descriptors of one clip's frames that have a face."""
@@ -186,20 +231,22 @@ class RecordingOcclusion:
                 self._rows.append(descriptor)
             rows.append(self._row_of[index])
 
-    def frame_scores(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted frame indices and their occlusion scores (>= 1: occluded)."""
-        if not self._rows:
-            return np.zeros(0, np.int64), np.zeros(0)
-        scores = occlusion_scores(np.stack(self._rows), self.settings)
+    def frames(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted indices of the described frames, their scores, and which count as occluded."""
         frames = np.fromiter(self._row_of, np.int64, len(self._row_of))  # in row order
-        order = np.argsort(frames)
-        return frames[order], scores[order]
+        if not len(frames):
+            return frames, np.zeros(0), np.zeros(0, bool)
+        order = np.argsort(frames, kind="stable")
+        scores = occlusion_scores(np.stack(self._rows)[order], self.settings)
+        times = self.frame_times[frames[order]]
+        return frames[order], scores, occluded_frames(scores, times, self.settings.min_seconds)
 
     def clip_fractions(self, n_clips: int) -> np.ndarray:
-        """(n_clips,) share of each clip's face frames scored occluded; 0 without face frames."""
+        """(n_clips,) share of each clip's face frames that count as occluded (0 without)."""
         out = np.zeros(n_clips)
-        if self._rows:
-            occluded = occlusion_scores(np.stack(self._rows), self.settings) >= 1.0
-            for clip, rows in self._members.items():
-                out[clip] = occluded[rows].mean() if rows else 0.0
+        frames, _, occluded = self.frames()
+        by_row = np.zeros(len(frames), bool)
+        by_row[[self._row_of[f] for f in frames.tolist()]] = occluded
+        for clip, rows in self._members.items():
+            out[clip] = by_row[rows].mean() if rows else 0.0
         return out

@@ -164,7 +164,7 @@ def embed_recording(
         "start_s": np.zeros(n), "end_s": np.zeros(n), "face_fraction": np.zeros(n),
         "confidence": np.zeros(n), "usable": np.zeros(n, bool),
     }  # fmt: skip
-    occlusion = RecordingOcclusion()
+    occlusion = RecordingOcclusion(reader.info.timestamps[:, 0])
     task = f"embed {path.name}"
     progress.start(task, total=n, unit="clip")
     batch: list[_Prepared] = []
