@@ -91,6 +91,38 @@ def test_a_fold_never_sees_its_held_out_interviews():
     assert not np.allclose(before[1].feature_mean, after[1].feature_mean)
 
 
+def test_the_head_recovers_ratings_that_the_clip_embeddings_encode():
+    # 40 patients, two latent severities driving seven 1-7 items; each clip embedding carries
+    # the latents linearly under heavy clip noise. Leave-one-patient-out of the head must come
+    # close to an independent reference: scikit-learn's ridge regression on interview means.
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+
+    from emoclip_clinic.scoring.loocv import CohortData, leave_one_patient_out
+    from emoclip_clinic.scoring.scales import load_scale
+
+    scale = load_scale("panss_negative")
+    rng = np.random.default_rng(1)
+    n, items = 40, list(scale.item_ids)
+    latent = rng.normal(size=(n, 2))
+    severity = latent @ rng.normal(size=(2, len(items))) / np.sqrt(2)
+    ratings = pd.DataFrame(np.clip(np.round(3.5 + 1.2 * severity), 1, 7), columns=items,
+                           index=[f"I{i}" for i in range(n)])  # fmt: skip
+    ratings[scale.total.id] = ratings.sum(axis=1)
+    mixing = rng.normal(size=(2, 16))
+    clips = [(z @ mixing + 2.0 * rng.normal(size=(60, 16))).astype(np.float32) for z in latent]
+    data = CohortData(list(ratings.index), np.array([f"P{i}" for i in range(n)]), clips, ratings)
+    predicted = leave_one_patient_out(data, scale)
+    means = np.stack([c.mean(axis=0) for c in clips])
+    ridge = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), means, ratings.to_numpy(),
+                              cv=LeaveOneOut())  # fmt: skip
+    head_pcc = [stats.pearsonr(predicted[c], ratings[c])[0] for c in ratings.columns]
+    ridge_pcc = [stats.pearsonr(ridge[:, k], ratings[c])[0] for k, c in enumerate(ratings.columns)]
+    assert np.mean(head_pcc) > 0.75
+    assert np.mean(head_pcc) > np.mean(ridge_pcc) - 0.08, (head_pcc, ridge_pcc)
+    assert np.abs(predicted.mean() - ratings.mean()).max() < 0.5 * ratings.std().min()
+
+
 def test_loocv_outputs_agree_with_an_independent_computation(cohort, tmp_path):
     root, checkpoint = cohort
     result = run_loocv(_job(root, checkpoint), tmp_path / "out", n_boot=100)
