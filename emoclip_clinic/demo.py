@@ -35,7 +35,7 @@ class DemoPlan:
 
     @classmethod
     def quick(cls) -> DemoPlan:
-        """A smaller world and fewer epochs (260 s on 2 cores busy with other jobs)."""
+        """A smaller world and fewer epochs (94 s on 2 quiet cores; docs/benchmarks.md)."""
         return cls(epochs=2, world_scale=0.3, bootstrap=200, head_steps=100)
 
 
