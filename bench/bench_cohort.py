@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--downsample", type=int, default=3)
     parser.add_argument("--clip-len", type=int, default=8)
+    parser.add_argument("--margin", type=float, default=1.4, help="crop side / face box side")
     parser.add_argument("--n-boot", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -51,7 +52,7 @@ def main() -> None:
         make_interviews(args.cohort, InterviewConfig(), seed=0, workers=args.workers)
     rendered = time.perf_counter() - start
     out = args.out or args.cohort.parent / f"{args.cohort.name}_loocv"
-    settings = EmbedSettings(downsample=args.downsample, clip_len=args.clip_len)
+    settings = EmbedSettings(downsample=args.downsample, clip_len=args.clip_len, margin=args.margin)
     faces = FaceOptions("tracks", args.cohort / "tracks")
     ceiling = json.loads((args.cohort / "ceiling.json").read_text())
     rows = []
