@@ -154,7 +154,7 @@ def run_demo(
 
     Args:
         out: output folder (created); stages already complete there are reused.
-        quick: a smaller world and fewer epochs (a few minutes on two cores).
+        quick: a smaller world and fewer epochs (see :meth:`DemoPlan.quick`).
         seed: seed of everything.
         progress: progress hook.
     """

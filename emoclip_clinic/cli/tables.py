@@ -42,7 +42,7 @@ def _pct(value: Any) -> str:
 
 
 def _pct_ci(value: Any, ci: Any) -> str:
-    """``18.1 (12-29)``: a percentage and its 95% interval, narrow enough for 80 columns."""
+    """``18.1 [12-29]``: a percentage and its 95% interval, narrow enough for 80 columns."""
     low, high = ci if ci is not None else (None, None)
     if low is None or low != low:
         return _pct(value)

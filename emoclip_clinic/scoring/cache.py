@@ -48,6 +48,11 @@ class RecordingEmbeddings:
         return self.embeddings[self.usable]
 
     @property
+    def face_time_share(self) -> float:
+        """Mean share of the clips' frames with the patient's face (0 for no clips)."""
+        return float(np.mean(self.face_fraction)) if len(self.usable) else 0.0
+
+    @property
     def occluded(self) -> np.ndarray:
         """(N,) bool: clips with enough face that the occlusion flag left out."""
         return ~self.usable & ~np.isnan(self.embeddings).any(axis=1)

@@ -131,7 +131,7 @@ class _FoldMLPs(nn.Module):
     product over the shared clip draws rather than F small ones; the second layers are a batched
     product. Dropout draws one mask per clip and hidden unit and applies it to every fold: each
     fold still sees ordinary dropout (folds never interact, as with the shared clip draws), and
-    drawing F times fewer random numbers was the largest single saving (``bench/bench_loocv.py``).
+    F times fewer random numbers are drawn. Timings in docs/benchmarks.md (``bench_loocv.py``).
     """
 
     def __init__(self, template: MLPHead, folds: int) -> None:
@@ -189,10 +189,9 @@ def fit_symptom_heads(
     targets with its own training interviews' mean and std: AdamW moves each weight by about
     ``lr`` per step, so unstandardised ratings (a 1-7 item has mean ~3) would leave the output
     bias far from the ratings after a few hundred steps, and items with a larger spread would
-    dominate the loss. With standardised targets, 150 steps at lr 3e-3 reach what 400 steps do
-    (at 1e-3, 150 steps underfit), and come within 0.03-0.05 PCC of scikit-learn's ridge
-    regression on interview means when the embeddings encode the ratings linearly
-    (``tests/test_scoring.py``).
+    dominate the loss. When the embeddings encode the ratings linearly, the default settings
+    come within 0.08 mean PCC of scikit-learn's ridge regression on interview means
+    (``tests/test_scoring.py``); the old defaults (raw targets, lr 1e-3) did not.
 
     Args:
         clips: per interview, its (n_i, d) usable clip embeddings.

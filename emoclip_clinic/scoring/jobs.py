@@ -75,7 +75,7 @@ def _items_info(scale: Scale) -> list[dict[str, Any]]:
 def _flags(embeddings) -> list[dict[str, Any]]:
     return [{"interview_id": k, "clips": len(e.usable), "usable": int(e.usable.sum()),
              "no_face": int(e.no_face.sum()), "occluded": int(e.occluded.sum()),
-             "face_time_share": float(np.mean(e.face_fraction)) if len(e.usable) else 0.0}
+             "face_time_share": e.face_time_share}
             for k, e in embeddings.items()]  # fmt: skip
 
 

@@ -53,10 +53,10 @@ def clip_flags(entry: RecordingEmbeddings) -> np.ndarray:
 
 def quality(entry: RecordingEmbeddings) -> dict[str, Any]:
     """Clip counts by flag and the share of sampled frames with a face."""
-    share = float(np.mean(entry.face_fraction)) if len(entry.usable) else 0.0
     return {"clips": len(entry.usable), "usable_clips": int(entry.usable.sum()),
             "no_face_clips": int(entry.no_face.sum()),
-            "occluded_clips": int(entry.occluded.sum()), "face_time_share": share}  # fmt: skip
+            "occluded_clips": int(entry.occluded.sum()),
+            "face_time_share": entry.face_time_share}  # fmt: skip
 
 
 def _timeline(entry, head, meta, encoder) -> pd.DataFrame:
