@@ -14,6 +14,13 @@ expression, and prints per item the held-out PCC with its interval beside the or
 whose domain has no behaviour in the video are marked: they can only be reached through the
 shared severity factor.
 
+Two diagnostics follow, to tell the head from the encoder: (1) the same leave-one-patient-out
+head on stand-in embeddings that carry the true behaviour parameters (``truth.csv``,
+standardised, through a fixed random map to the encoder's width, 150 clips per interview with
+clip noise of SD 3): what the head reaches when the embeddings hold the behaviour; (2) ridge
+regression, leave-one-patient-out, from each interview's mean clip embedding to each true
+behaviour parameter: how much of the behaviour the real embeddings hold.
+
 The clip plan should match what the encoder was trained on: ``--downsample`` and
 ``--clip-len`` default to 8 frames at about 8 fps (the demo and the pretraining benchmark
 train on 8-frame clips of 8 fps synthetic MAFW; the cohort is 25 fps).
@@ -27,6 +34,67 @@ import os
 import platform
 import time
 from pathlib import Path
+
+BEHAVIOUR = (
+    "expression_rate_per_min",
+    "expression_intensity",
+    "gesture_amplitude",
+    "nod_rate_per_min",
+    "talk_fraction",
+    "pause_s",
+    "gaze_aversion",
+    "head_aversion",
+)
+
+
+def head_on_true_behaviour(cohort: Path, width: int, seed: int) -> dict[str, dict[str, float]]:
+    """Per scale and item: LOOCV PCC of the head on stand-in embeddings of the true behaviour."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from emoclip_clinic.scoring.labels import read_labels
+    from emoclip_clinic.scoring.loocv import CohortData, leave_one_patient_out
+    from emoclip_clinic.scoring.scales import load_scale
+
+    truth = pd.read_csv(cohort / "truth.csv").set_index("interview_id")
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(len(BEHAVIOUR), width))
+    out = {}
+    for scale_name, labels in (("panss_negative", "labels_panss.csv"),
+                               ("cains_expression", "labels_cains.csv")):  # fmt: skip
+        scale = load_scale(scale_name)
+        ratings = read_labels(cohort / labels, scale).scores(with_total=True)
+        x = truth.loc[ratings.index, list(BEHAVIOUR)].to_numpy()
+        x = (x - x.mean(axis=0)) / x.std(axis=0)
+        clips = [(row @ mixing + 3.0 * rng.normal(size=(150, width))).astype(np.float32)
+                 for row in x]  # fmt: skip
+        data = CohortData(list(ratings.index), truth.loc[ratings.index, "patient_id"].to_numpy(),
+                          clips, ratings)  # fmt: skip
+        predicted = leave_one_patient_out(data, scale)
+        out[scale_name] = {c: float(stats.pearsonr(predicted[c], ratings[c])[0])
+                           for c in ratings.columns}  # fmt: skip
+    return out
+
+
+def behaviour_in_embeddings(cohort: Path, embeddings: dict) -> dict[str, float]:
+    """Per true behaviour parameter: LOOCV ridge PCC from interview-mean clip embeddings."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+
+    truth = pd.read_csv(cohort / "truth.csv").set_index("interview_id")
+    ids = sorted(i for i, e in embeddings.items() if e.usable.any())
+    means = np.stack([embeddings[i].usable_embeddings.mean(axis=0) for i in ids])
+    groups = truth.loc[ids, "patient_id"].to_numpy()
+    out = {}
+    for name in BEHAVIOUR:
+        y = truth.loc[ids, name].to_numpy()
+        fitted = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 4, 13)), means, y,
+                                   groups=groups, cv=LeaveOneGroupOut())  # fmt: skip
+        out[name] = float(np.corrcoef(fitted, y)[0, 1])
+    return out
 
 
 def main() -> None:
@@ -44,7 +112,9 @@ def main() -> None:
     args = parser.parse_args()
     from emoclip_clinic.scoring.embed import EmbedSettings
     from emoclip_clinic.scoring.jobs import CohortJob, run_loocv
-    from emoclip_clinic.scoring.pipeline import FaceOptions
+    from emoclip_clinic.scoring.labels import read_labels
+    from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
+    from emoclip_clinic.scoring.scales import load_scale
     from emoclip_clinic.synth.interviews import InterviewConfig, make_interviews
 
     start = time.perf_counter()
@@ -78,6 +148,18 @@ def main() -> None:
         print(f"| {scale} | {row['item']} | {seen} | {row['pcc']:.2f} "
               f"[{row['pcc_ci_low']:.2f}, {row['pcc_ci_high']:.2f}] | {row['oracle_pcc']:.2f} "
               f"| {share:.2f} |")  # fmt: skip
+
+    encoder = load_encoder(args.checkpoint)
+    labels = read_labels(args.cohort / "labels_panss.csv", load_scale("panss_negative"))
+    recordings = dict(zip(labels.table["interview_id"], labels.recordings, strict=True))
+    embeddings, _ = embed_cohort(recordings, encoder, settings, faces, out / "cache")  # cached
+    print("\nhead on stand-in embeddings of the true behaviour (LOOCV PCC):")
+    stand_in = head_on_true_behaviour(args.cohort, encoder.model.embed_dim, args.seed)
+    for scale, pccs in stand_in.items():
+        print(f"  {scale}: " + ", ".join(f"{k} {v:.2f}" for k, v in pccs.items()))
+    print("true behaviour from interview-mean embeddings (LOOCV ridge PCC):")
+    for name, r in behaviour_in_embeddings(args.cohort, embeddings).items():
+        print(f"  {name}: {r:.2f}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ patients, ``--dim`` wide, one clip per 5.12 s of a ``--minutes`` recording: 32 f
 downsampling by 4 at 25 fps) with PANSS-negative ratings, and times ``leave_one_patient_out``
 (69 folds, all trained at once as one batched MLP) and the agreement table with its patient
 bootstrap. Embeddings are random, so the agreement itself means nothing here; this measures
-speed and memory only. Prints the median of ``--repeats`` runs and the peak RSS.
+speed and memory only. Prints the median of ``--repeats`` runs and the peak RSS, and the lower
+bound that the first layer's two matrix products per step set (forward and weight gradient,
+timed alone, fp32, median of 5) times the number of steps.
 """
 
 from __future__ import annotations
@@ -47,6 +49,26 @@ def cohort(dim: int, minutes: float, seed: int):
     return data, scale
 
 
+def matmul_floor(data, folds: int) -> tuple[float, float]:
+    """Seconds per step of the first layer's two products alone, and times the default steps."""
+    import torch
+
+    from emoclip_clinic.scoring.head import HeadSettings
+
+    settings = HeadSettings()
+    dim = data.clips[0].shape[1]
+    rows = len(data.clips) * settings.clips_per_interview
+    width = folds * (settings.hidden or dim // 2)
+    x, w, grad = torch.randn(rows, dim), torch.randn(dim, width), torch.randn(rows, width)
+    times = []
+    for _ in range(6):
+        start = time.perf_counter()
+        x @ w, x.T @ grad
+        times.append(time.perf_counter() - start)
+    per_step = statistics.median(times[1:])
+    return per_step, per_step * settings.steps
+
+
 def main() -> None:
     """Time LOOCV and the agreement table; print a markdown row."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -74,8 +96,11 @@ def main() -> None:
           "| peak RSS MB |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     fit, table = statistics.median(fits), statistics.median(tables)
+    per_step, floor = matmul_floor(data, len(set(data.patient_ids)))
     print(f"| 113 / 69 | {args.dim} | {clips:,} | {fit:.1f} | {table:.1f} "
           f"({args.n_boot} replicates) | {peak_mb:.0f} |")  # fmt: skip
+    print(f"lower bound: the first layer's two products take {per_step * 1000:.0f} ms a step "
+          f"alone, {floor:.1f} s for the default steps")  # fmt: skip
 
 
 if __name__ == "__main__":
