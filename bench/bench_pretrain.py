@@ -38,6 +38,12 @@ def make_data(folder: Path, identities: int) -> Path:
     return folder
 
 
+def run_name(model: str, device: str, augment: str) -> str:
+    """Run folder name; the default augmentation keeps the first runs' names."""
+    suffix = "" if augment == SETTINGS["augment"] else f"_{augment}"
+    return f"run_{model}_{device}{suffix}"
+
+
 def _config(data: Path, out: Path, model: str, epochs: int, **overrides):
     from emoclip_clinic.train.config import PretrainConfig
 
@@ -106,12 +112,13 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--identities", type=int, default=500)
     parser.add_argument("--work", type=Path, default=Path("/tmp/emoclip_bench_pretrain"))
+    parser.add_argument("--augment", default=SETTINGS["augment"], help="flip, paper or style")
     args = parser.parse_args()
     data = make_data(args.work / "mafw", args.identities)
     before = untrained_test(data, args.model)
-    run = args.work / f"run_{args.model}_{args.device}"
+    run = args.work / run_name(args.model, args.device, args.augment)
     start = time.perf_counter()
-    timed_run(data, run, args.model, args.minutes, device=args.device)
+    timed_run(data, run, args.model, args.minutes, device=args.device, augment=args.augment)
     wall = time.perf_counter() - start
     result = json.loads((run / "final.json").read_text())
     records = steps(run)
@@ -127,7 +134,7 @@ def main() -> None:
           "| t2v R@1 | t2v R@10 | t2v median rank | v2t R@1 | untrained t2v R@1 / median rank "
           "| best epoch |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {args.model} | {epochs} | {wall / 60:.1f} | "
+    print(f"| {args.model} ({args.augment}) | {epochs} | {wall / 60:.1f} | "
           f"{statistics.median(s['clips_per_s'] for s in records):.1f} | {waits:.2f} | "
           f"{test['t2v_r1']:.4f} | {test['t2v_r10']:.3f} | {test['t2v_median_rank']:.0f} | "
           f"{test['v2t_r1']:.4f} | {before['t2v_r1']:.4f} / {before['t2v_median_rank']:.0f} | "

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pretrain import SETTINGS, make_data, timed_run
+from bench_pretrain import SETTINGS, make_data, run_name, timed_run
 
 FRAMES = {"num_frames": SETTINGS["num_frames"], "downsample": SETTINGS["downsample"]}
 
@@ -68,7 +68,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--work", type=Path, default=Path("/tmp/emoclip_bench_pretrain"))
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--augment", default=SETTINGS["augment"], help="flip, paper or style")
     args = parser.parse_args()
+    aug = args.augment
 
     from emoclip_clinic.data.registry import read_dataset
     from emoclip_clinic.zeroshot.run import ZeroShotConfig, chance_levels, zeroshot
@@ -77,31 +79,40 @@ def main() -> None:
     runs = {
         # the same folder as bench_pretrain.py's run, which is reused when present
         "tiny": timed_run(
-            sets["mafw"], args.work / "run_emoclip-tiny_cpu", "emoclip-tiny", args.minutes
+            sets["mafw"],
+            args.work / run_name("emoclip-tiny", "cpu", aug),
+            "emoclip-tiny",
+            args.minutes,
+            augment=aug,
         ),
     }
     # The others get the same number of epochs as emoclip-tiny: the same data seen as often.
     epochs = len((runs["tiny"] / "metrics" / "epochs.jsonl").read_text().splitlines())
     runs["mean"] = timed_run(
         sets["mafw"],
-        args.work / "run_emoclip-tiny-mean_cpu",
+        args.work / run_name("emoclip-tiny-mean", "cpu", aug),
         "emoclip-tiny",
         args.minutes,
         epochs,
         pooling="mean",
+        augment=aug,
     )
-    runs["minilm"] = timed_run(sets["mafw"], args.work / "run_emoclip-tiny-minilm_cpu",
-                               "emoclip-tiny-minilm",
+    runs["minilm"] = timed_run(
+        sets["mafw"],
+        args.work / run_name("emoclip-tiny-minilm", "cpu", aug),
+        "emoclip-tiny-minilm",
         args.minutes,
         epochs,
         freeze_text=True,
-    )  # fmt: skip
+        augment=aug,
+    )
     test, _ = read_dataset("dfew", sets["dfew"], 1, "test")
     train, _ = read_dataset("dfew", sets["dfew"], 1, "train")
     compound, _ = read_dataset("mafw", sets["compound"], 1, "test", "compound")
     machine = platform.processor() or platform.machine()
     out = [f"machine: {machine}, {os.cpu_count()} cores, load average "
-           f"{os.getloadavg()[0]:.1f}; pretraining <= {args.minutes} min each"]  # fmt: skip
+           f"{os.getloadavg()[0]:.1f}; pretraining <= {args.minutes} min each, "
+           f"augmentation {aug}"]  # fmt: skip
     common = {"n_boot": args.n_boot, "workers": 2, **FRAMES}
     dfew = zeroshot(
         ZeroShotConfig(
@@ -127,7 +138,9 @@ def main() -> None:
                       chance_levels(compound, comp.classes)))  # fmt: skip
     text = "\n\n".join(out)
     print(text)
-    (args.work / "zeroshot_tables.md").write_text(text + "\n", encoding="utf-8")
+    (args.work / f"zeroshot_tables{'' if aug == SETTINGS['augment'] else '_' + aug}.md").write_text(
+        text + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

@@ -130,6 +130,59 @@ def test_named_augmentations_flip_only_or_nothing():
         PretrainConfig(data_root="d", out_dir="o", augment="rotate")
 
 
+def test_style_augmentation_changes_the_look_not_the_motion():
+    from emoclip_clinic.data.transforms import AppearanceConfig
+    from emoclip_clinic.train.pretrain import AUGMENTATIONS
+
+    preprocess = get_preprocess_cfg(create_emoclip("emoclip-tiny"))
+    # A bright square that moves right by 8 pixels a frame over a mid-grey background.
+    clip = np.full((4, 64, 64, 3), 100, dtype=np.uint8)
+    for t in range(4):
+        clip[t, 24:40, 8 + 8 * t : 24 + 8 * t] = (230, 200, 170)
+    plain = ClipTransform(preprocess)(clip)
+    style = ClipTransform(preprocess, AUGMENTATIONS["style"])
+    outputs = [style(clip, np.random.default_rng(seed)) for seed in range(12)]
+    torch.testing.assert_close(style(clip, np.random.default_rng(3)), outputs[3])  # seeded
+    means = [float(out.mean()) for out in outputs]
+    assert max(means) - min(means) > 0.2  # the look changes: brightness, contrast, colour
+    assert all(out.shape == plain.shape for out in outputs)
+
+    def column(frame):  # horizontal centre of the square, from the brightest columns
+        profile = frame.mean(dim=(0, 1))
+        weights = (profile - profile.median()).clamp(min=0)
+        return float((weights * torch.arange(64)).sum() / weights.sum())
+
+    # Without flips, crops and zoom, every frame moves by the same 8 pixels, whatever the look.
+    look = AppearanceConfig(zoom_out=(1.0, 1.0), noise_std=(0.0, 0.0))
+    still = AugmentConfig(flip_p=0.0, max_rotation_deg=0.0, crop_scale=(1.0, 1.0), appearance=look)
+    for seed in range(6):
+        out = ClipTransform(preprocess, still)(clip, np.random.default_rng(seed))
+        steps = np.diff([column(out[t]) for t in range(4)])
+        assert np.allclose(steps, 8.0, atol=1.0), (seed, steps)
+
+
+def test_zoom_out_shrinks_the_face_inside_the_same_frame():
+    from emoclip_clinic.data.transforms import AppearanceConfig
+
+    preprocess = get_preprocess_cfg(create_emoclip("emoclip-tiny"))
+    clip = np.zeros((1, 64, 64, 3), dtype=np.uint8)
+    clip[0, 16:48, 16:48] = 255  # a 32-pixel square in the middle of a black frame
+    unchanged = AppearanceConfig(
+        zoom_out=(1.6, 1.6), brightness=(1, 1), contrast=(1, 1), saturation=(1, 1),
+        channel_gain=0.0, gamma=(1, 1), degrade_p=0.0,
+    )  # fmt: skip
+    zoom = AugmentConfig(
+        flip_p=0.0, max_rotation_deg=0.0, crop_scale=(1.0, 1.0), appearance=unchanged
+    )
+    out = ClipTransform(preprocess, zoom)(clip, np.random.default_rng(0))[0, 0]
+    bright = out > out.min() + 0.5 * (out.max() - out.min())
+    rows, cols = bright.any(1).nonzero(), bright.any(0).nonzero()
+    assert out.shape == (64, 64)
+    assert abs(int(rows.max() - rows.min() + 1) - 32 / 1.6) <= 1.5  # 20 pixels tall now
+    assert abs(float(cols.float().mean()) - 31.5) <= 1.0  # still centred
+    assert PretrainConfig(data_root="d", out_dir="o", augment="style").augment == "style"
+
+
 def test_validation_split_keeps_identities_apart(toy):
     samples, _ = read_mafw(toy, fold=1, split="train")
     train, val = split_validation(samples, 0.25, seed=0)

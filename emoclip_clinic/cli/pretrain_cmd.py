@@ -39,6 +39,7 @@ class Augment(StrEnum):
     paper = "paper"
     flip = "flip"
     none = "none"
+    style = "style"
 
 
 @app.command("pretrain")
@@ -82,7 +83,11 @@ def pretrain_command(
     workers: Annotated[int, typer.Option(help="Data-loader worker processes.")] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     augment: Annotated[
-        Augment, typer.Option(help="Clip augmentation: paper (flip, rotation, crop), flip, none.")
+        Augment,
+        typer.Option(
+            help="Clip augmentation: paper (flip, rotation, crop), flip, none, style (flip, "
+            "crop, zoom-out, colour, light, blur, noise, JPEG: for encoders trained from scratch)."
+        ),
     ] = Augment.paper,
     max_steps: Annotated[
         int | None, typer.Option(help="Cap optimiser steps per epoch (quick runs).")

@@ -9,8 +9,8 @@ from typing import Any
 from emoclip_clinic.errors import ConfigError
 
 # Training-clip augmentations by name (train/pretrain.py defines them): the paper's flip,
-# rotation and crop; a horizontal flip alone; none.
-AUGMENTATIONS = ("paper", "flip", "none")
+# rotation and crop; a horizontal flip alone; none; flip and crop with appearance changes.
+AUGMENTATIONS = ("paper", "flip", "none", "style")
 
 # Fields that may differ when a run is resumed (a longer schedule, another worker count).
 RESUMABLE_CHANGES = {"epochs", "workers", "out_dir"}
@@ -49,7 +49,7 @@ class PretrainConfig:
     seed: int = 0  # seed of initialisation, splits, sampling and augmentation
     device: str = "auto"  # "auto", "cpu" or "cuda"
     max_steps_per_epoch: int | None = None  # cap steps per epoch (quick runs); None = all
-    augment: str = "paper"  # "paper" (flip, rotation, crop), "flip" (flip only) or "none"
+    augment: str = "paper"  # "paper" (flip, rotation, crop), "flip", "none" or "style"
 
     def __post_init__(self) -> None:
         self.data_root, self.out_dir = Path(self.data_root), Path(self.out_dir)
@@ -65,7 +65,7 @@ class PretrainConfig:
             "optimizer must be 'sgd' or 'adamw'": self.optimizer in ("sgd", "adamw"),
             "pooling must be 'transformer' or 'mean'": self.pooling
             in (None, "transformer", "mean"),
-            "augment must be 'paper', 'flip' or 'none'": self.augment in AUGMENTATIONS,
+            "augment must be 'paper', 'flip', 'none' or 'style'": self.augment in AUGMENTATIONS,
         }
         failed = [message for message, ok in checks.items() if not ok]
         if failed:

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from emoclip_clinic.data.dataset import ClipDataset, ClipSampling, collate_clips, neutral_captions
 from emoclip_clinic.data.mafw import read_mafw
 from emoclip_clinic.data.samples import VideoSample
-from emoclip_clinic.data.transforms import AugmentConfig, ClipTransform
+from emoclip_clinic.data.transforms import AppearanceConfig, AugmentConfig, ClipTransform
 from emoclip_clinic.errors import DataError
 from emoclip_clinic.fileio import write_json_atomic
 from emoclip_clinic.models.build import (
@@ -55,6 +55,10 @@ AUGMENTATIONS = {
     "paper": AugmentConfig(),  # flip p=0.5, rotation within 6 degrees, crop of 0.8-1.0
     "flip": AugmentConfig(max_rotation_deg=0.0, crop_scale=(1.0, 1.0)),
     "none": AugmentConfig(flip_p=0.0, max_rotation_deg=0.0, crop_scale=(1.0, 1.0)),
+    # flip, a mild crop, and the look of the clip (framing, colour, light, degradation)
+    "style": AugmentConfig(
+        max_rotation_deg=0.0, crop_scale=(0.85, 1.0), appearance=AppearanceConfig()
+    ),
 }
 
 
