@@ -245,6 +245,24 @@ def test_best_checkpoint_is_chosen_on_validation_and_files_are_complete(toy, tmp
     assert {"loss", "clips_per_s", "data_wait_s", "lr"} <= set(json.loads(steps[0]))
 
 
+def test_a_run_can_start_from_another_runs_checkpoint(toy, tmp_path):
+    _run(toy, tmp_path / "first", epochs=1)
+    # With learning rates of zero the second run keeps the weights it started from.
+    frozen = {"lr": 0.0, "backbone_lr": 0.0, "weight_decay": 0.0, "epochs": 1}
+    _run(toy, tmp_path / "second", init=tmp_path / "first" / "best", **frozen)
+    first, info = load_checkpoint(tmp_path / "first" / "best")
+    second, _ = load_checkpoint(tmp_path / "second" / "best")
+    fresh = dict(second.named_parameters())
+    for name, value in first.named_parameters():
+        torch.testing.assert_close(fresh[name], value, rtol=0, atol=0)
+    run = json.loads((tmp_path / "second" / "run.json").read_text())
+    assert run["inputs"]["init"] == info.weights_sha256
+    with pytest.raises(ConfigError, match="another configuration"):
+        _run(toy, tmp_path / "third", init=tmp_path / "first" / "best", pooling="mean")
+    with pytest.raises(ConfigError, match="init and pretrained"):
+        PretrainConfig(data_root=toy, out_dir="o", init=tmp_path, pretrained="openai")
+
+
 def test_undecodable_clip_is_skipped_counted_and_named(toy, tmp_path):
     import shutil
 

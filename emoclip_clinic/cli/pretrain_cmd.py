@@ -51,6 +51,14 @@ def pretrain_command(
         str | None,
         typer.Option(help="open_clip tag (e.g. laion400m_e32; downloads) or local weight file."),
     ] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            help="Start from this EmoCLIP checkpoint folder (e.g. RUN/best; same --model); "
+            "a new run with a new optimiser, unlike --resume.",
+            metavar="<dir>",
+        ),
+    ] = None,
     freeze_backbone: Annotated[
         bool, typer.Option(help="Train only the temporal module and temperature.")
     ] = False,
@@ -106,7 +114,7 @@ def pretrain_command(
     from emoclip_clinic.train.pretrain import pretrain
 
     config = PretrainConfig(
-        data_root=data, out_dir=out, model=model, pretrained=pretrained,
+        data_root=data, out_dir=out, model=model, pretrained=pretrained, init=init,
         freeze_backbone=freeze_backbone, freeze_text=freeze_text,
         pooling=pooling.value if pooling else None,
         fold=fold, label_type=label_type.value,

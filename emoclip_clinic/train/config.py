@@ -24,6 +24,7 @@ class PretrainConfig:
     out_dir: Path  # run folder: config, metrics, checkpoints
     model: str = "emoclip-tiny"  # registered model config name or JSON path
     pretrained: str | None = None  # open_clip tag or local CLIP weight file; None = random
+    init: Path | None = None  # EmoCLIP checkpoint folder whose weights the run starts from
     freeze_backbone: bool = False  # train only the temporal module and the temperature
     freeze_text: bool = False  # keep the text encoder fixed but its projection (pretrained text)
     pooling: str | None = None  # override the video pooling: "mean" trains the CLIP baseline
@@ -53,6 +54,7 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         self.data_root, self.out_dir = Path(self.data_root), Path(self.out_dir)
+        self.init = None if self.init is None else Path(self.init)
         checks = {
             "fold must be 1-5": self.fold in range(1, 6),
             "num_frames must be >= 1": self.num_frames >= 1,
@@ -66,6 +68,7 @@ class PretrainConfig:
             "pooling must be 'transformer' or 'mean'": self.pooling
             in (None, "transformer", "mean"),
             "augment must be 'paper', 'flip', 'none' or 'style'": self.augment in AUGMENTATIONS,
+            "init and pretrained exclude each other": self.init is None or self.pretrained is None,
         }
         failed = [message for message, ok in checks.items() if not ok]
         if failed:

@@ -14,6 +14,7 @@ import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from emoclip_clinic.data.dataset import ClipDataset, ClipSampling, collate_clips
 from emoclip_clinic.data.mafw import read_mafw
 from emoclip_clinic.data.samples import VideoSample
 from emoclip_clinic.data.transforms import AppearanceConfig, AugmentConfig, ClipTransform
-from emoclip_clinic.errors import DataError
+from emoclip_clinic.errors import ConfigError, DataError
 from emoclip_clinic.fileio import write_json_atomic
 from emoclip_clinic.models.build import (
     create_emoclip,
@@ -33,7 +34,7 @@ from emoclip_clinic.models.build import (
     get_tokenizer,
     resolve_config,
 )
-from emoclip_clinic.models.checkpoints import load_checkpoint, save_checkpoint
+from emoclip_clinic.models.checkpoints import load_checkpoint, read_checkpoint_info, save_checkpoint
 from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
@@ -134,14 +135,34 @@ def build_optimizer(model: EmoCLIP, config: PretrainConfig) -> torch.optim.Optim
     return torch.optim.SGD(groups, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
+def _start_from(model: EmoCLIP, folder: Path) -> None:
+    """Copy the weights of an EmoCLIP checkpoint of the same architecture into ``model``.
+
+    Raises:
+        ConfigError: the checkpoint is of another model configuration.
+        CheckpointError: the checkpoint is missing, damaged or unreadable.
+    """
+    start, info = load_checkpoint(folder)
+    if info.config != model.config:
+        raise ConfigError(
+            f"--init {folder}: the checkpoint is a '{info.config.name}' model with another "
+            f"configuration than this run's '{model.config.name}'; pass the same --model "
+            "(and --pooling) it was trained with"
+        )
+    model.load_state_dict(start.state_dict())
+
+
 def _provenance(config: PretrainConfig, dist: DistInfo) -> dict[str, Any]:
     root = config.data_root
     annotations = sorted(p for p in root.rglob("*.txt") if f"set_{config.fold}" in p.parts)
+    inputs = {str(p.relative_to(root)): sha256_file(p) for p in annotations}
+    if config.init is not None:
+        inputs["init"] = read_checkpoint_info(config.init).weights_sha256
     return {
         "versions": package_versions(),
         "world_size": dist.world_size,
         "device": str(dist.device),
-        "inputs": {str(p.relative_to(root)): sha256_file(p) for p in annotations},
+        "inputs": inputs,
     }
 
 
@@ -158,7 +179,10 @@ class _Trainer:
             model_config = replace(model_config, temporal=temporal)
         self.model = create_emoclip(
             model_config, config.pretrained, freeze_backbone=config.freeze_backbone
-        ).to(dist.device)
+        )
+        if config.init is not None:
+            _start_from(self.model, config.init)
+        self.model.to(dist.device)
         if config.freeze_text:
             self.model.freeze_text_tower()
         if dist.world_size > 1 and dist.device.type == "cuda":
