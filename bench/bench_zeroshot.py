@@ -69,6 +69,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/emoclip_bench_pretrain"))
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--augment", default=SETTINGS["augment"], help="flip, paper or style")
+    parser.add_argument("--then", default="style", help="augmentation of the continued runs")
+    parser.add_argument(
+        "--then-epochs", type=int, default=0, help="continue each run for this many epochs"
+    )
     args = parser.parse_args()
     aug = args.augment
 
@@ -79,33 +83,32 @@ def main() -> None:
     runs = {
         # the same folder as bench_pretrain.py's run, which is reused when present
         "tiny": timed_run(
-            sets["mafw"],
-            args.work / run_name("emoclip-tiny", "cpu", aug),
-            "emoclip-tiny",
-            args.minutes,
-            augment=aug,
+            sets["mafw"], args.work / run_name("emoclip-tiny", "cpu", aug), "emoclip-tiny",
+            args.minutes, augment=aug,
         ),
-    }
+    }  # fmt: skip
     # The others get the same number of epochs as emoclip-tiny: the same data seen as often.
     epochs = len((runs["tiny"] / "metrics" / "epochs.jsonl").read_text().splitlines())
     runs["mean"] = timed_run(
-        sets["mafw"],
-        args.work / run_name("emoclip-tiny-mean", "cpu", aug),
-        "emoclip-tiny",
-        args.minutes,
-        epochs,
-        pooling="mean",
-        augment=aug,
-    )
+        sets["mafw"], args.work / run_name("emoclip-tiny-mean", "cpu", aug), "emoclip-tiny",
+        args.minutes, epochs, pooling="mean", augment=aug,
+    )  # fmt: skip
     runs["minilm"] = timed_run(
-        sets["mafw"],
-        args.work / run_name("emoclip-tiny-minilm", "cpu", aug),
-        "emoclip-tiny-minilm",
-        args.minutes,
-        epochs,
-        freeze_text=True,
-        augment=aug,
-    )
+        sets["mafw"], args.work / run_name("emoclip-tiny-minilm", "cpu", aug),
+        "emoclip-tiny-minilm", args.minutes, epochs, freeze_text=True, augment=aug,
+    )  # fmt: skip
+    if args.then_epochs:
+        # Curriculum: each run goes on from its best checkpoint with another augmentation.
+        then = f"{aug}+{args.then}{args.then_epochs}"
+        extra = {"mean": {"pooling": "mean"}, "minilm": {"freeze_text": True}}
+        for key, model in (("tiny", "emoclip-tiny"), ("mean", "emoclip-tiny-mean"),
+                           ("minilm", "emoclip-tiny-minilm")):  # fmt: skip
+            runs[key] = timed_run(
+                sets["mafw"], args.work / run_name(model, "cpu", then),
+                model.replace("-mean", ""), args.minutes, args.then_epochs,
+                init=runs[key] / "best", augment=args.then, **extra.get(key, {}),
+            )  # fmt: skip
+        aug = then
     test, _ = read_dataset("dfew", sets["dfew"], 1, "test")
     train, _ = read_dataset("dfew", sets["dfew"], 1, "train")
     compound, _ = read_dataset("mafw", sets["compound"], 1, "test", "compound")
