@@ -3,6 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python bench/bench_zeroshot.py --minutes 10
+    .venv/bin/python bench/bench_zeroshot.py --minutes 10 --then-epochs 6   # + style epochs
 
 1. Makes (once, under ``--work``, shared with bench_pretrain.py) a synthetic MAFW for
    pretraining, a synthetic DFEW (identities and a style never seen in pretraining) and a
@@ -16,6 +17,9 @@ Run from the repository root::
    middle frame; class descriptions and the prompt-template ensemble; the linear probe as the
    supervised reference), with the independently worded descriptions beside the originals for
    ``emoclip-tiny-minilm``; and compound classes by averaging versus concatenated descriptions.
+   With ``--then-epochs N`` each of the three runs goes on for N epochs from its best
+   checkpoint with the ``--then`` augmentation (default ``style``; ``pretrain --init``), and
+   the continued runs are the ones evaluated (a curriculum; docs/benchmarks.md).
 4. Prints markdown tables (UAR and WAR with 95% bootstrap intervals over identities) and the
    chance levels; writes them to ``--work/zeroshot_tables.md``.
 """
