@@ -104,13 +104,14 @@ def main() -> None:
     if args.then_epochs:
         # Curriculum: each run goes on from its best checkpoint with another augmentation.
         then = f"{aug}+{args.then}{args.then_epochs}"
-        extra = {"mean": {"pooling": "mean"}, "minilm": {"freeze_text": True}}
-        for key, model in (("tiny", "emoclip-tiny"), ("mean", "emoclip-tiny-mean"),
-                           ("minilm", "emoclip-tiny-minilm")):  # fmt: skip
+        continued = (("tiny", "emoclip-tiny", "emoclip-tiny", {}),
+                     ("mean", "emoclip-tiny-mean", "emoclip-tiny", {"pooling": "mean"}),
+                     ("minilm", "emoclip-tiny-minilm", "emoclip-tiny-minilm",
+                      {"freeze_text": True}))  # fmt: skip
+        for key, label, model, extra in continued:
             runs[key] = timed_run(
-                sets["mafw"], args.work / run_name(model, "cpu", then),
-                model.replace("-mean", ""), args.minutes, args.then_epochs,
-                init=runs[key] / "best", augment=args.then, **extra.get(key, {}),
+                sets["mafw"], args.work / run_name(label, "cpu", then), model, args.minutes,
+                args.then_epochs, init=runs[key] / "best", augment=args.then, **extra,
             )  # fmt: skip
         aug = then
     test, _ = read_dataset("dfew", sets["dfew"], 1, "test")
