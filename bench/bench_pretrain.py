@@ -3,7 +3,8 @@
 Run from the repository root::
 
     .venv/bin/python bench/bench_pretrain.py --minutes 10                 # emoclip-tiny, CPU
-    .venv/bin/python bench/bench_pretrain.py --model emoclip-vit-b-32 --device cuda --minutes 10
+    .venv/bin/python bench/bench_pretrain.py --model emoclip-vit-b-32 --device cuda --minutes 10 \
+        --workers 12
 
 Makes (once, in ``--data``) a synthetic MAFW set, then trains for at most ``--minutes`` of
 wall time (epochs are sized from a first timed epoch) and reports: text-to-video R@1 of the
@@ -28,13 +29,17 @@ SETTINGS = {"num_frames": 8, "downsample": 1, "batch_size": 32, "optimizer": "ad
 SEED = 0
 
 
-def make_data(folder: Path, identities: int) -> Path:
-    """A synthetic MAFW of ``identities`` x 10 clips (made once; reused when present)."""
+def make_data(folder: Path, identities: int, workers: int = 2) -> Path:
+    """A synthetic MAFW of ``identities`` x 10 clips (made once; reused when present).
+
+    The files do not depend on ``workers`` (rendering processes).
+    """
     from emoclip_clinic.synth.expression_sets import make_mafw
 
     if not (folder / "synth_meta.json").is_file():
         make_mafw(folder, n_identities=identities, clips_per_identity=10, size=64, fps=8.0,
-                  seconds=(1.6, 2.4), compound_fraction=0.0, workers=2, overwrite=True)  # fmt: skip
+                  seconds=(1.6, 2.4), compound_fraction=0.0, workers=workers,
+                  overwrite=True)  # fmt: skip
     return folder
 
 
@@ -85,7 +90,16 @@ def timed_run(
     return out
 
 
-def untrained_test(data: Path, model: str) -> dict:
+def device_name(device: str) -> str:
+    """The device in words (the GPU's name on CUDA)."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(device)}, torch {torch.__version__})"
+    return device
+
+
+def untrained_test(data: Path, model: str, device: str = "cpu", workers: int = 2) -> dict:
     """Test-fold retrieval of the randomly initialised model (the starting point)."""
     import torch
 
@@ -100,7 +114,7 @@ def untrained_test(data: Path, model: str) -> dict:
     test, _ = read_mafw(data, 1, "test", "single")
     sampling = ClipSampling(SETTINGS["num_frames"], SETTINGS["downsample"])
     dataset = ClipDataset(test, ClipTransform(get_preprocess_cfg(net)), sampling, False)
-    embedded = embed_dataset(net, dataset, get_tokenizer(model), workers=2)
+    embedded = embed_dataset(net.to(device), dataset, get_tokenizer(model), workers=workers)
     return retrieval_metrics(embedded.video, embedded.text)
 
 
@@ -113,12 +127,15 @@ def main() -> None:
     parser.add_argument("--identities", type=int, default=500)
     parser.add_argument("--work", type=Path, default=Path("/tmp/emoclip_bench_pretrain"))
     parser.add_argument("--augment", default=SETTINGS["augment"], help="flip, paper or style")
+    parser.add_argument("--workers", type=int, default=SETTINGS["workers"],
+                        help="data-loader and rendering processes")  # fmt: skip
     args = parser.parse_args()
-    data = make_data(args.work / "mafw", args.identities)
-    before = untrained_test(data, args.model)
+    data = make_data(args.work / "mafw", args.identities, max(2, args.workers))
+    before = untrained_test(data, args.model, args.device, args.workers)
     run = args.work / run_name(args.model, args.device, args.augment)
     start = time.perf_counter()
-    timed_run(data, run, args.model, args.minutes, device=args.device, augment=args.augment)
+    timed_run(data, run, args.model, args.minutes, device=args.device, augment=args.augment,
+              workers=args.workers)  # fmt: skip
     wall = time.perf_counter() - start
     result = json.loads((run / "final.json").read_text())
     records = steps(run)
@@ -126,7 +143,8 @@ def main() -> None:
     epochs = len((run / "metrics" / "epochs.jsonl").read_text().splitlines())
     test = result["test"]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"device {args.device}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"device {device_name(args.device)}, {args.workers} loader workers, load average "
+          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"test fold: {test['n']} clips of held-out identities; chance R@1 "
           f"{test['chance_r1']:.4f}, R@10 {min(1, 10 * test['chance_r1']):.4f}, median rank "
           f"{(test['n'] + 1) / 2:.0f}")  # fmt: skip

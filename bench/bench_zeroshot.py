@@ -4,6 +4,8 @@ Run from the repository root::
 
     .venv/bin/python bench/bench_zeroshot.py --minutes 10
     .venv/bin/python bench/bench_zeroshot.py --minutes 10 --then-epochs 6   # + style epochs
+    python bench/bench_zeroshot.py --device cuda --workers 6 --epochs 20 --then-epochs 20 \
+        --no-minilm                                                          # on a GPU
 
 1. Makes (once, under ``--work``, shared with bench_pretrain.py) a synthetic MAFW for
    pretraining, a synthetic DFEW (identities and a style never seen in pretraining) and a
@@ -33,16 +35,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pretrain import SETTINGS, make_data, run_name, timed_run
+from bench_pretrain import SETTINGS, device_name, make_data, run_name, timed_run
 
 FRAMES = {"num_frames": SETTINGS["num_frames"], "downsample": SETTINGS["downsample"]}
 
 
-def _sets(work: Path) -> dict[str, Path]:
+def _sets(work: Path, workers: int) -> dict[str, Path]:
     from emoclip_clinic.synth.expression_sets import make_dfew, make_mafw
 
-    sets = {"mafw": make_data(work / "mafw", 500), "dfew": work / "dfew", "compound": work / "cmp"}
-    clip = {"size": 64, "fps": 8.0, "seconds": (1.6, 2.4), "workers": 2, "overwrite": True}
+    sets = {"mafw": make_data(work / "mafw", 500, workers), "dfew": work / "dfew",
+            "compound": work / "cmp"}  # fmt: skip
+    clip = {"size": 64, "fps": 8.0, "seconds": (1.6, 2.4), "workers": workers, "overwrite": True}
     if not (sets["dfew"] / "synth_meta.json").is_file():
         make_dfew(sets["dfew"], n_identities=100, clips_per_identity=5, seed=1, **clip)
     if not (sets["compound"] / "synth_meta.json").is_file():
@@ -77,41 +80,46 @@ def main() -> None:
     parser.add_argument(
         "--then-epochs", type=int, default=0, help="continue each run for this many epochs"
     )
+    parser.add_argument("--epochs", type=int, default=0,
+                        help="first-phase epochs (default 0: sized from --minutes)")  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (training and evaluation)")
+    parser.add_argument("--workers", type=int, default=2, help="data-loader processes")
+    parser.add_argument("--no-minilm", action="store_true",
+                        help="skip emoclip-tiny-minilm (it needs the minilm extra)")  # fmt: skip
     args = parser.parse_args()
     aug = args.augment
 
     from emoclip_clinic.data.registry import read_dataset
     from emoclip_clinic.zeroshot.run import ZeroShotConfig, chance_levels, zeroshot
 
-    sets = _sets(args.work)
+    sets = _sets(args.work, max(2, args.workers))
+    dev, epochs = args.device, args.epochs or None
+    train = {"device": dev, "workers": args.workers}
     runs = {
         # the same folder as bench_pretrain.py's run, which is reused when present
         "tiny": timed_run(
-            sets["mafw"], args.work / run_name("emoclip-tiny", "cpu", aug), "emoclip-tiny",
-            args.minutes, augment=aug,
+            sets["mafw"], args.work / run_name("emoclip-tiny", dev, aug), "emoclip-tiny",
+            args.minutes, epochs, augment=aug, **train,
         ),
     }  # fmt: skip
     # The others get the same number of epochs as emoclip-tiny: the same data seen as often.
     epochs = len((runs["tiny"] / "metrics" / "epochs.jsonl").read_text().splitlines())
-    runs["mean"] = timed_run(
-        sets["mafw"], args.work / run_name("emoclip-tiny-mean", "cpu", aug), "emoclip-tiny",
-        args.minutes, epochs, pooling="mean", augment=aug,
-    )  # fmt: skip
-    runs["minilm"] = timed_run(
-        sets["mafw"], args.work / run_name("emoclip-tiny-minilm", "cpu", aug),
-        "emoclip-tiny-minilm", args.minutes, epochs, freeze_text=True, augment=aug,
-    )  # fmt: skip
+    others = [("mean", "emoclip-tiny-mean", "emoclip-tiny", {"pooling": "mean"})]
+    if not args.no_minilm:
+        others.append(("minilm", "emoclip-tiny-minilm", "emoclip-tiny-minilm",
+                       {"freeze_text": True}))  # fmt: skip
+    for key, label, model, extra in others:
+        runs[key] = timed_run(
+            sets["mafw"], args.work / run_name(label, dev, aug), model, args.minutes, epochs,
+            augment=aug, **extra, **train,
+        )  # fmt: skip
     if args.then_epochs:
         # Curriculum: each run goes on from its best checkpoint with another augmentation.
         then = f"{aug}+{args.then}{args.then_epochs}"
-        continued = (("tiny", "emoclip-tiny", "emoclip-tiny", {}),
-                     ("mean", "emoclip-tiny-mean", "emoclip-tiny", {"pooling": "mean"}),
-                     ("minilm", "emoclip-tiny-minilm", "emoclip-tiny-minilm",
-                      {"freeze_text": True}))  # fmt: skip
-        for key, label, model, extra in continued:
+        for key, label, model, extra in [("tiny", "emoclip-tiny", "emoclip-tiny", {}), *others]:
             runs[key] = timed_run(
-                sets["mafw"], args.work / run_name(label, "cpu", then), model, args.minutes,
-                args.then_epochs, init=runs[key] / "best", augment=args.then, **extra,
+                sets["mafw"], args.work / run_name(label, dev, then), model, args.minutes,
+                args.then_epochs, init=runs[key] / "best", augment=args.then, **extra, **train,
             )  # fmt: skip
         aug = then
     test, _ = read_dataset("dfew", sets["dfew"], 1, "test")
@@ -119,9 +127,10 @@ def main() -> None:
     compound, _ = read_dataset("mafw", sets["compound"], 1, "test", "compound")
     machine = platform.processor() or platform.machine()
     out = [f"machine: {machine}, {os.cpu_count()} cores, load average "
-           f"{os.getloadavg()[0]:.1f}; pretraining <= {args.minutes} min each, "
+           f"{os.getloadavg()[0]:.1f}; device {device_name(dev)}; pretraining "
+           f"{f'{args.epochs} epochs' if args.epochs else f'<= {args.minutes} min'} each, "
            f"augmentation {aug}"]  # fmt: skip
-    common = {"n_boot": args.n_boot, "workers": 2, **FRAMES}
+    common = {"n_boot": args.n_boot, "workers": args.workers, "device": dev, **FRAMES}
     dfew = zeroshot(
         ZeroShotConfig(
             runs["tiny"] / "best", ["basic7"], runs["mean"] / "best", linear_probe=True, **common
@@ -131,14 +140,15 @@ def main() -> None:
     )
     chance = chance_levels(test, dfew.classes)
     out.append(_table("Synthetic DFEW, fold 1 test, emoclip-tiny", dfew, chance))
-    minilm = zeroshot(
-        ZeroShotConfig(
-            runs["minilm"] / "best", ["basic7", "basic7_unseen"], templates=None, **common
-        ),
-        test,
-    )
-    out.append(_table("Synthetic DFEW, emoclip-tiny-minilm, both description sets", minilm,
-                      chance))  # fmt: skip
+    if "minilm" in runs:
+        minilm = zeroshot(
+            ZeroShotConfig(
+                runs["minilm"] / "best", ["basic7", "basic7_unseen"], templates=None, **common
+            ),
+            test,
+        )
+        out.append(_table("Synthetic DFEW, emoclip-tiny-minilm, both description sets", minilm,
+                          chance))  # fmt: skip
     comp = zeroshot(
         ZeroShotConfig(runs["tiny"] / "best", ["mafw11"], templates=None, **common), compound
     )
@@ -146,9 +156,8 @@ def main() -> None:
                       chance_levels(compound, comp.classes)))  # fmt: skip
     text = "\n\n".join(out)
     print(text)
-    (args.work / f"zeroshot_tables{'' if aug == SETTINGS['augment'] else '_' + aug}.md").write_text(
-        text + "\n", encoding="utf-8"
-    )
+    suffix = ("" if dev == "cpu" else f"_{dev}") + ("" if aug == SETTINGS["augment"] else f"_{aug}")
+    (args.work / f"zeroshot_tables{suffix}.md").write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
