@@ -82,7 +82,8 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=0,
                         help="first-phase epochs (default 0: sized from --minutes)")  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (training and evaluation)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (training; names the runs)")
+    parser.add_argument("--eval-device", help="device of the evaluation (default: --device)")
     parser.add_argument("--workers", type=int, default=2, help="data-loader processes")
     parser.add_argument("--no-minilm", action="store_true",
                         help="skip emoclip-tiny-minilm (it needs the minilm extra)")  # fmt: skip
@@ -127,10 +128,12 @@ def main() -> None:
     compound, _ = read_dataset("mafw", sets["compound"], 1, "test", "compound")
     machine = platform.processor() or platform.machine()
     out = [f"machine: {machine}, {os.cpu_count()} cores, load average "
-           f"{os.getloadavg()[0]:.1f}; device {device_name(dev)}; pretraining "
+           f"{os.getloadavg()[0]:.1f}; trained on {device_name(dev)}, evaluated on "
+           f"{device_name(args.eval_device or dev)}; pretraining "
            f"{f'{args.epochs} epochs' if args.epochs else f'<= {args.minutes} min'} each, "
            f"augmentation {aug}"]  # fmt: skip
-    common = {"n_boot": args.n_boot, "workers": args.workers, "device": dev, **FRAMES}
+    common = {"n_boot": args.n_boot, "workers": args.workers, "device": args.eval_device or dev,
+              **FRAMES}  # fmt: skip
     dfew = zeroshot(
         ZeroShotConfig(
             runs["tiny"] / "best", ["basic7"], runs["mean"] / "best", linear_probe=True, **common

@@ -163,6 +163,29 @@ def test_cache_is_reused_and_a_corrupt_recording_is_reported(cohort, tmp_path, m
     assert result["cohort"]["interviews"] == 11
 
 
+def test_parallel_embedding_matches_one_process_and_reports_bad_recordings(cohort, tmp_path):
+    from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
+
+    root, checkpoint = cohort
+    recordings = {p.stem: p for p in sorted((root / "recordings").glob("*.mp4"))[:4]}
+    bad = tmp_path / "P99_I0.mp4"
+    bad.write_bytes(b"not a video")
+    encoder, faces = load_encoder(checkpoint), FaceOptions("tracks", root / "tracks")
+    serial, _ = embed_cohort(recordings, encoder, SETTINGS, faces, tmp_path / "serial")
+    parallel, failed = embed_cohort({**recordings, "P99_I0": bad}, encoder, SETTINGS, faces,
+                                    tmp_path / "parallel", workers=2)  # fmt: skip
+    assert list(parallel) == list(recordings)  # the caller's order, the bad one left out
+    assert list(failed) == ["P99_I0"] and str(bad) in failed["P99_I0"]
+    for name, entry in serial.items():
+        np.testing.assert_array_equal(parallel[name].usable, entry.usable)
+        np.testing.assert_allclose(parallel[name].embeddings, entry.embeddings, atol=1e-5)
+        assert parallel[name].meta["cache_key"] == entry.meta["cache_key"]
+    # the entries the workers wrote are what a later run reads
+    again, _ = embed_cohort(recordings, encoder, SETTINGS, faces, tmp_path / "parallel", workers=2)
+    for name, entry in again.items():
+        np.testing.assert_array_equal(entry.embeddings, parallel[name].embeddings)
+
+
 def test_train_head_then_score_and_refusals(cohort, tmp_path):
     root, checkpoint = cohort
     info = run_train_head(_job(root, checkpoint), tmp_path / "bundle")

@@ -34,6 +34,14 @@ Detector = Annotated[str, typer.Option(help="Face detector for --faces detector/
 ClipLen = Annotated[int, typer.Option(help="Frames per clip after downsampling.")]
 Downsample = Annotated[int, typer.Option(help="Keep every k-th frame.")]
 Device = Annotated[str, typer.Option(help="cpu or cuda.")]
+Workers = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Recordings embedded at once, each in its own process with its own copy of the "
+        "encoder (decoding and cropping bound the speed on a GPU).",
+    ),
+]
 Occlusion = Annotated[
     bool, typer.Option(help="Leave out clips whose lower face is mostly covered (a hand).")
 ]
@@ -53,13 +61,14 @@ def _faces(mode: FaceMode, tracks: Path | None, detector: str):
 
 
 def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, downsample,
-         occlusion, device, seed):  # fmt: skip
+         occlusion, device, seed, workers):  # fmt: skip
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.jobs import CohortJob
 
     return CohortJob(labels, scale, checkpoint, cache,
                      _embed_settings(clip_len, downsample, occlusion),
-                     _faces(faces, tracks, detector), HeadSettings(seed=seed), device)  # fmt: skip
+                     _faces(faces, tracks, detector), HeadSettings(seed=seed), device,
+                     workers)  # fmt: skip
 
 
 @app.command("embed")
@@ -74,6 +83,7 @@ def embed_command(
     downsample: Downsample = 4,
     occlusion: Occlusion = True,
     device: Device = "cpu",
+    workers: Workers = 1,
 ) -> None:
     """Cut recordings into clips, find the patient's face, and cache clip embeddings."""
     from emoclip_clinic.cli.console import RichProgress, stdout
@@ -83,7 +93,8 @@ def embed_command(
     with RichProgress() as progress:
         done, failed = embed_cohort({p.stem: p for p in recordings}, encoder,
                                     _embed_settings(clip_len, downsample, occlusion),
-                                    _faces(faces, tracks, detector), cache, progress)  # fmt: skip
+                                    _faces(faces, tracks, detector), cache, progress,
+                                    workers)  # fmt: skip
     for name, entry in done.items():
         occluded = f", {int(entry.occluded.sum())} occluded" if entry.occluded.any() else ""
         stdout.print(f"{name}: {int(entry.usable.sum())}/{len(entry.usable)} clips usable "
@@ -109,6 +120,7 @@ def loocv_command(
     occlusion: Occlusion = True,
     n_boot: Annotated[int, typer.Option(help="Patient-bootstrap replicates.")] = 2000,
     device: Device = "cpu",
+    workers: Workers = 1,
     seed: Annotated[int, typer.Option(help="Seed of head training and bootstrap.")] = 0,
 ) -> None:
     """Leave-one-patient-out cross-validation of the symptom head, with agreement statistics."""
@@ -117,7 +129,7 @@ def loocv_command(
     from emoclip_clinic.scoring.jobs import run_loocv
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, occlusion, device, seed)  # fmt: skip
+               clip_len, downsample, occlusion, device, seed, workers)  # fmt: skip
     with RichProgress() as progress:
         result = run_loocv(job, out, n_boot=n_boot, seed=seed, progress=progress)
     stdout.print(agreement_table(result))
@@ -139,6 +151,7 @@ def train_head_command(
     downsample: Downsample = 4,
     occlusion: Occlusion = True,
     device: Device = "cpu",
+    workers: Workers = 1,
     seed: Annotated[int, typer.Option(help="Seed of head training.")] = 0,
 ) -> None:
     """Fit the symptom head on the whole cohort and save it as a bundle for `score`."""
@@ -146,7 +159,7 @@ def train_head_command(
     from emoclip_clinic.scoring.jobs import run_train_head
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, occlusion, device, seed)  # fmt: skip
+               clip_len, downsample, occlusion, device, seed, workers)  # fmt: skip
     with RichProgress() as progress:
         info = run_train_head(job, out, seed=seed, progress=progress)
     stdout.print(f"head bundle: {out} ({info['cohort']['interviews']} interviews)")

@@ -49,6 +49,7 @@ class CohortJob:
     faces: FaceOptions = field(default_factory=FaceOptions)  # face source
     head: HeadSettings = field(default_factory=HeadSettings)  # MLP training
     device: str = "cpu"  # torch device for the encoder
+    workers: int = 1  # recordings embedded at once, one process each
 
 
 def _prepare(job: CohortJob, progress: ProgressHook):
@@ -57,7 +58,7 @@ def _prepare(job: CohortJob, progress: ProgressHook):
     encoder = load_encoder(job.checkpoint, job.device)
     recordings = dict(zip(labels.table["interview_id"], labels.recordings, strict=True))
     embeddings, failed = embed_cohort(recordings, encoder, job.embed, job.faces, job.cache_dir,
-                                      progress)  # fmt: skip
+                                      progress, job.workers)  # fmt: skip
     return scale, encoder, embeddings, failed, cohort_data(labels, embeddings)
 
 

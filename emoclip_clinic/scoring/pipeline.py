@@ -86,7 +86,8 @@ def load_encoder(checkpoint: str | Path, device: str = "cpu") -> Encoder:
     return Encoder(model, info.config.name, info.weights_sha256, str(checkpoint))
 
 
-def _embed_one(path, encoder, settings, faces, cache, progress) -> RecordingEmbeddings:
+def _cache_entry(path, encoder, settings, faces, cache) -> tuple[str, dict[str, Any]]:
+    """The cache key of a recording and the parts that define it (checks the file first)."""
     if not path.is_file():
         raise DataError(f"recording not found: {path}")
     if path.stat().st_size == 0:
@@ -95,14 +96,22 @@ def _embed_one(path, encoder, settings, faces, cache, progress) -> RecordingEmbe
     parts = {"recording_sha256": content_hash(path, cache.folder),
              "encoder_sha256": encoder.weights_sha256, "settings": settings.key_parts(),
              "face_source": source.description}  # fmt: skip
-    key = cache_key(parts)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    entry = embed_recording(path, encoder.model, source, settings, progress)
+    return cache_key(parts), parts
+
+
+def _embed_fresh(path, encoder, settings, faces, cache, key, parts, progress):
+    entry = embed_recording(path, encoder.model, faces.source_for(path), settings, progress)
     entry.meta |= {"cache_key": key, "key_parts": parts, "encoder": encoder.config_name}
     cache.put(key, entry)
     return entry
+
+
+def _embed_one(path, encoder, settings, faces, cache, progress) -> RecordingEmbeddings:
+    key, parts = _cache_entry(path, encoder, settings, faces, cache)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    return _embed_fresh(path, encoder, settings, faces, cache, key, parts, progress)
 
 
 def embed_cohort(
@@ -112,24 +121,93 @@ def embed_cohort(
     faces: FaceOptions,
     cache_dir: Path,
     progress: ProgressHook = NO_PROGRESS,
+    workers: int = 1,
 ) -> tuple[dict[str, RecordingEmbeddings], dict[str, str]]:
     """Embed (or take from the cache) every recording; a bad recording is reported, not fatal.
+
+    With ``workers`` > 1, recordings that are not cached yet are embedded that many at a time,
+    each in its own process with its own copy of the encoder (loaded from
+    ``encoder.checkpoint`` onto the encoder's device): decoding and cropping, which bound the
+    speed on a GPU, then run on as many cores, and the processes share the GPU. Results and
+    cache entries are the same as with one process.
 
     Returns:
         Embeddings by interview id, and the reason for every recording that failed.
     """
     cache = EmbeddingCache(cache_dir)
-    done, failed = {}, {}
+    done, failed, todo = {}, {}, {}
     progress.start("recordings", total=len(recordings), unit="recording")
     for interview, path in recordings.items():
+        path = Path(path)
         try:
-            done[interview] = _embed_one(Path(path), encoder, settings, faces, cache, progress)
+            if workers <= 1:
+                done[interview] = _embed_one(path, encoder, settings, faces, cache, progress)
+            else:
+                key, parts = _cache_entry(path, encoder, settings, faces, cache)
+                cached = cache.get(key)
+                if cached is None:
+                    todo[interview] = (path, key, parts)
+                    continue
+                done[interview] = cached
         except DataError as err:
             logger.warning("%s: %s", interview, err)
             failed[interview] = str(err)
         progress.advance("recordings")
+    if todo:
+        _embed_parallel(todo, encoder, settings, faces, cache, workers, done, failed, progress)
     progress.end("recordings")
+    done = {k: done[k] for k in recordings if k in done}  # the caller's order
     return done, failed
+
+
+# One encoder per worker process, loaded once by the pool's initializer.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(checkpoint: str, device: str, sha256: str, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    encoder = load_encoder(checkpoint, device)
+    if encoder.weights_sha256 != sha256:
+        raise ConfigError(f"{checkpoint}: the weights changed while embedding")
+    _WORKER["encoder"] = encoder
+
+
+def _worker_embed(path, settings, faces, cache_dir, key, parts) -> RecordingEmbeddings | str:
+    try:
+        return _embed_fresh(path, _WORKER["encoder"], settings, faces, EmbeddingCache(cache_dir),
+                            key, parts, NO_PROGRESS)  # fmt: skip
+    except DataError as err:
+        return str(err)
+
+
+def _embed_parallel(todo, encoder, settings, faces, cache, workers, done, failed, progress):
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    if not Path(encoder.checkpoint).is_dir():
+        raise ConfigError(f"embedding with workers needs a checkpoint folder, got "
+                          f"{encoder.checkpoint!r}")  # fmt: skip
+    device = str(next(encoder.model.parameters()).device)
+    n = min(workers, len(todo))
+    threads = max(1, (os.cpu_count() or 1) // n)
+    # spawn: safe with CUDA and with the threads of the parent's libraries.
+    context = multiprocessing.get_context("spawn")
+    init = (encoder.checkpoint, device, encoder.weights_sha256, threads)
+    with ProcessPoolExecutor(n, mp_context=context, initializer=_init_worker,
+                             initargs=init) as pool:  # fmt: skip
+        futures = {pool.submit(_worker_embed, path, settings, faces, cache.folder, key, parts):
+                   interview for interview, (path, key, parts) in todo.items()}  # fmt: skip
+        for future in as_completed(futures):
+            interview, result = futures[future], future.result()
+            if isinstance(result, str):
+                logger.warning("%s: %s", interview, result)
+                failed[interview] = result
+            else:
+                done[interview] = result
+            progress.advance("recordings")
 
 
 def settings_record(settings: EmbedSettings, faces: FaceOptions) -> dict[str, Any]:
