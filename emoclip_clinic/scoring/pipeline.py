@@ -86,8 +86,11 @@ def load_encoder(checkpoint: str | Path, device: str = "cpu") -> Encoder:
     return Encoder(model, info.config.name, info.weights_sha256, str(checkpoint))
 
 
-def _cache_entry(path, encoder, settings, faces, cache) -> tuple[str, dict[str, Any]]:
-    """The cache key of a recording and the parts that define it (checks the file first)."""
+def _cache_entry(path, encoder, settings, faces, cache) -> tuple[str, dict[str, Any], FaceSource]:
+    """The cache key of a recording, the parts that define it, and its face source.
+
+    Checks the file first.
+    """
     if not path.is_file():
         raise DataError(f"recording not found: {path}")
     if path.stat().st_size == 0:
@@ -96,22 +99,22 @@ def _cache_entry(path, encoder, settings, faces, cache) -> tuple[str, dict[str, 
     parts = {"recording_sha256": content_hash(path, cache.folder),
              "encoder_sha256": encoder.weights_sha256, "settings": settings.key_parts(),
              "face_source": source.description}  # fmt: skip
-    return cache_key(parts), parts
+    return cache_key(parts), parts, source
 
 
-def _embed_fresh(path, encoder, settings, faces, cache, key, parts, progress):
-    entry = embed_recording(path, encoder.model, faces.source_for(path), settings, progress)
+def _embed_fresh(path, encoder, settings, source, cache, key, parts, progress):
+    entry = embed_recording(path, encoder.model, source, settings, progress)
     entry.meta |= {"cache_key": key, "key_parts": parts, "encoder": encoder.config_name}
     cache.put(key, entry)
     return entry
 
 
 def _embed_one(path, encoder, settings, faces, cache, progress) -> RecordingEmbeddings:
-    key, parts = _cache_entry(path, encoder, settings, faces, cache)
+    key, parts, source = _cache_entry(path, encoder, settings, faces, cache)
     cached = cache.get(key)
     if cached is not None:
         return cached
-    return _embed_fresh(path, encoder, settings, faces, cache, key, parts, progress)
+    return _embed_fresh(path, encoder, settings, source, cache, key, parts, progress)
 
 
 def embed_cohort(
@@ -143,7 +146,7 @@ def embed_cohort(
             if workers <= 1:
                 done[interview] = _embed_one(path, encoder, settings, faces, cache, progress)
             else:
-                key, parts = _cache_entry(path, encoder, settings, faces, cache)
+                key, parts, _ = _cache_entry(path, encoder, settings, faces, cache)
                 cached = cache.get(key)
                 if cached is None:
                     todo[interview] = (path, key, parts)
@@ -176,8 +179,8 @@ def _init_worker(checkpoint: str, device: str, sha256: str, threads: int) -> Non
 
 def _worker_embed(path, settings, faces, cache_dir, key, parts) -> RecordingEmbeddings | str:
     try:
-        return _embed_fresh(path, _WORKER["encoder"], settings, faces, EmbeddingCache(cache_dir),
-                            key, parts, NO_PROGRESS)  # fmt: skip
+        return _embed_fresh(path, _WORKER["encoder"], settings, faces.source_for(path),
+                            EmbeddingCache(cache_dir), key, parts, NO_PROGRESS)  # fmt: skip
     except DataError as err:
         return str(err)
 
