@@ -95,7 +95,7 @@ def main() -> None:
     start = time.perf_counter()
     recording = _make_recording(folder, args.minutes)
     made = time.perf_counter() - start
-    checkpoint = folder / ("tiny" if args.model == "emoclip-tiny" else args.model)
+    checkpoint = folder / args.model
     if not checkpoint.is_dir():
         from emoclip_clinic.models import create_emoclip
         from emoclip_clinic.models.checkpoints import save_checkpoint

@@ -4,7 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/bench_zeroshot.py --minutes 10
     .venv/bin/python bench/bench_zeroshot.py --minutes 10 --then-epochs 6   # + style epochs
-    python bench/bench_zeroshot.py --device cuda --workers 6 --epochs 20 --then-epochs 20 \
+    python bench/bench_zeroshot.py --device cuda --workers 12 --epochs 20 --then-epochs 20 \
         --no-minilm                                                          # on a GPU
 
 1. Makes (once, under ``--work``, shared with bench_pretrain.py) a synthetic MAFW for

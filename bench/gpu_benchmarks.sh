@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU rows of docs/benchmarks.md, one after another on one CUDA machine (about 20 minutes on
-# an H100 with 16 cores):
+# The GPU rows of docs/benchmarks.md, one after another on one CUDA machine (on an H100 with 16
+# cores the first two steps took 9 minutes; the third was cut off after 6, with 3 of its 4
+# training phases done):
 #   1. bench_pretrain.py: emoclip-vit-b-32 (random init) pretraining throughput, 3 minutes,
 #      while a 10-minute synthetic interview renders on one core;
 #   2. bench_embed.py on that interview with emoclip-vit-b-32, then emoclip-tiny (bf16, 32 clips
