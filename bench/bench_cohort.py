@@ -19,7 +19,8 @@ head on stand-in embeddings that carry the true behaviour parameters (``truth.cs
 standardised, through a fixed random map to the encoder's width, 150 clips per interview with
 clip noise of SD 3): what the head reaches when the embeddings hold the behaviour; (2) ridge
 regression, leave-one-patient-out, from each interview's mean clip embedding to each true
-behaviour parameter: how much of the behaviour the real embeddings hold.
+behaviour parameter (how much of the behaviour the real embeddings hold) and to each rating
+(what a linear interview-level model reaches on the same embeddings, beside the head).
 
 The clip plan should match what the encoder was trained on: ``--downsample`` and
 ``--clip-len`` default to 8 frames at about 8 fps (the demo and the pretraining benchmark
@@ -77,23 +78,49 @@ def head_on_true_behaviour(cohort: Path, width: int, seed: int) -> dict[str, dic
     return out
 
 
-def behaviour_in_embeddings(cohort: Path, embeddings: dict) -> dict[str, float]:
-    """Per true behaviour parameter: LOOCV ridge PCC from interview-mean clip embeddings."""
+def _ridge_loocv(means, groups, targets: dict) -> dict[str, float]:
+    """Per target: PCC of leave-one-patient-out ridge predictions from interview means."""
     import numpy as np
-    import pandas as pd
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+
+    out = {}
+    for name, y in targets.items():
+        fitted = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 4, 13)), means, y,
+                                   groups=groups, cv=LeaveOneGroupOut())  # fmt: skip
+        out[name] = float(np.corrcoef(fitted, y)[0, 1])
+    return out
+
+
+def linear_on_interview_means(cohort: Path, embeddings: dict) -> dict[str, dict[str, float]]:
+    """LOOCV ridge PCC from interview-mean clip embeddings to behaviour and to ratings.
+
+    ``behaviour``: each true behaviour parameter of ``truth.csv`` (how much of the behaviour
+    the embeddings hold); then per scale, each item's rating (what a linear interview-level
+    model reaches with these embeddings: a reference for the clip-level head).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from emoclip_clinic.scoring.labels import read_labels
+    from emoclip_clinic.scoring.scales import load_scale
 
     truth = pd.read_csv(cohort / "truth.csv").set_index("interview_id")
     ids = sorted(i for i, e in embeddings.items() if e.usable.any())
     means = np.stack([embeddings[i].usable_embeddings.mean(axis=0) for i in ids])
     groups = truth.loc[ids, "patient_id"].to_numpy()
-    out = {}
-    for name in BEHAVIOUR:
-        y = truth.loc[ids, name].to_numpy()
-        fitted = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 4, 13)), means, y,
-                                   groups=groups, cv=LeaveOneGroupOut())  # fmt: skip
-        out[name] = float(np.corrcoef(fitted, y)[0, 1])
+    out = {
+        "behaviour": _ridge_loocv(
+            means, groups, {b: truth.loc[ids, b].to_numpy() for b in BEHAVIOUR}
+        )
+    }
+    for scale_name, labels in (("panss_negative", "labels_panss.csv"),
+                               ("cains_expression", "labels_cains.csv")):  # fmt: skip
+        ratings = read_labels(cohort / labels, load_scale(scale_name)).scores(with_total=True)
+        ratings = ratings.loc[ids]
+        out[scale_name] = _ridge_loocv(
+            means, groups, {c: ratings[c].to_numpy(float) for c in ratings.columns}
+        )
     return out
 
 
@@ -157,9 +184,9 @@ def main() -> None:
     stand_in = head_on_true_behaviour(args.cohort, encoder.model.embed_dim, args.seed)
     for scale, pccs in stand_in.items():
         print(f"  {scale}: " + ", ".join(f"{k} {v:.2f}" for k, v in pccs.items()))
-    print("true behaviour from interview-mean embeddings (LOOCV ridge PCC):")
-    for name, r in behaviour_in_embeddings(args.cohort, embeddings).items():
-        print(f"  {name}: {r:.2f}")
+    print("ridge from interview-mean embeddings (LOOCV PCC):")
+    for target, pccs in linear_on_interview_means(args.cohort, embeddings).items():
+        print(f"  {target}: " + ", ".join(f"{k} {v:.2f}" for k, v in pccs.items()))
 
 
 if __name__ == "__main__":

@@ -123,6 +123,63 @@ def test_the_head_recovers_ratings_that_the_clip_embeddings_encode():
     assert np.abs(predicted.mean() - ratings.mean()).max() < 0.5 * ratings.std().min()
 
 
+def test_the_head_follows_behaviour_that_comes_and_goes_between_clips():
+    # The usual case in an interview: a behaviour (an expression, a nod) shows in some clips
+    # and not others, and the interview's rating follows how often. Each person also has a
+    # look of their own, constant within an interview and unrelated to the ratings. Training
+    # the mean of an interview's clip predictions on its ratings (the default) must come close
+    # to scikit-learn's ridge regression on interview means; labelling every clip with its
+    # interview's ratings shrinks the behaviour direction and predicts new patients near the
+    # cohort mean (slope of predictions on ratings near zero).
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+
+    from emoclip_clinic.scoring.head import HeadSettings
+    from emoclip_clinic.scoring.loocv import CohortData, leave_one_patient_out
+    from emoclip_clinic.scoring.scales import load_scale
+
+    scale = load_scale("panss_negative")
+    rng = np.random.default_rng(2)
+    n, d = 40, 16
+    rate = rng.uniform(0.1, 0.9, size=n)  # share of an interview's clips showing the behaviour
+    rated = {item: np.clip(np.round(1 + 6 * rate + 0.5 * rng.normal(size=n)), 1, 7)
+             for item in scale.item_ids}  # fmt: skip
+    ratings = pd.DataFrame(rated, index=[f"I{i}" for i in range(n)])
+    ratings[scale.total.id] = ratings.sum(axis=1)
+    direction = rng.normal(size=d)
+    direction /= np.linalg.norm(direction)
+    look = 0.5 * rng.normal(size=(n, d))
+    clips = [(3.0 * (rng.random((120, 1)) < r) * direction + look[i]
+              + 0.5 * rng.normal(size=(120, d))).astype(np.float32)
+             for i, r in enumerate(rate)]  # fmt: skip
+    data = CohortData(list(ratings.index), np.array([f"P{i}" for i in range(n)]), clips, ratings)
+    means = np.stack([c.mean(axis=0) for c in clips])
+    ridge = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), means, ratings.to_numpy(),
+                              cv=LeaveOneOut())  # fmt: skip
+    ridge_pcc = np.mean([stats.pearsonr(ridge[:, k], ratings[c])[0]
+                         for k, c in enumerate(ratings.columns)])  # fmt: skip
+
+    def fit(loss):
+        predicted = leave_one_patient_out(data, scale, HeadSettings(loss=loss))
+        pcc = np.mean([stats.pearsonr(predicted[c], ratings[c])[0] for c in ratings.columns])
+        slope = np.mean([np.polyfit(ratings[c], predicted[c], 1)[0] for c in scale.item_ids])
+        return pcc, slope
+
+    (pcc, slope), (clip_pcc, clip_slope) = fit("interview"), fit("clip")
+    assert ridge_pcc > 0.6  # the interview means do carry the ratings
+    assert pcc > ridge_pcc - 0.08, (pcc, ridge_pcc)
+    assert slope > 0.3
+    assert clip_pcc < pcc - 0.2 and clip_slope < 0.15, (clip_pcc, clip_slope)
+
+
+def test_head_settings_refuse_an_unknown_loss():
+    from emoclip_clinic.errors import ConfigError
+    from emoclip_clinic.scoring.head import HeadSettings
+
+    with pytest.raises(ConfigError, match="head loss must be one of interview, clip"):
+        HeadSettings(loss="video")
+
+
 def test_loocv_outputs_agree_with_an_independent_computation(cohort, tmp_path):
     root, checkpoint = cohort
     result = run_loocv(_job(root, checkpoint), tmp_path / "out", n_boot=100)

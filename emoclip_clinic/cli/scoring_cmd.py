@@ -42,6 +42,23 @@ Workers = Annotated[
         "encoder (decoding and cropping bound the speed on a GPU).",
     ),
 ]
+
+
+class HeadLoss(StrEnum):
+    """What the symptom head's training fits to the ratings (emoclip_clinic.scoring.head)."""
+
+    interview = "interview"
+    clip = "clip"
+
+
+HeadLossOption = Annotated[
+    HeadLoss,
+    typer.Option(
+        help="Train the head so that the mean of an interview's clip predictions fits its "
+        "ratings (interview), or label every clip with them (clip; predictions shrink "
+        "towards the cohort mean when behaviour comes and goes between clips).",
+    ),
+]
 Occlusion = Annotated[
     bool, typer.Option(help="Leave out clips whose lower face is mostly covered (a hand).")
 ]
@@ -61,13 +78,14 @@ def _faces(mode: FaceMode, tracks: Path | None, detector: str):
 
 
 def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, downsample,
-         occlusion, device, seed, workers):  # fmt: skip
+         occlusion, device, seed, workers, head_loss):  # fmt: skip
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.jobs import CohortJob
 
     return CohortJob(labels, scale, checkpoint, cache,
                      _embed_settings(clip_len, downsample, occlusion),
-                     _faces(faces, tracks, detector), HeadSettings(seed=seed), device,
+                     _faces(faces, tracks, detector),
+                     HeadSettings(seed=seed, loss=head_loss.value), device,
                      workers)  # fmt: skip
 
 
@@ -121,6 +139,7 @@ def loocv_command(
     n_boot: Annotated[int, typer.Option(help="Patient-bootstrap replicates.")] = 2000,
     device: Device = "cpu",
     workers: Workers = 1,
+    head_loss: HeadLossOption = HeadLoss.interview,
     seed: Annotated[int, typer.Option(help="Seed of head training and bootstrap.")] = 0,
 ) -> None:
     """Leave-one-patient-out cross-validation of the symptom head, with agreement statistics."""
@@ -129,7 +148,7 @@ def loocv_command(
     from emoclip_clinic.scoring.jobs import run_loocv
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, occlusion, device, seed, workers)  # fmt: skip
+               clip_len, downsample, occlusion, device, seed, workers, head_loss)  # fmt: skip
     with RichProgress() as progress:
         result = run_loocv(job, out, n_boot=n_boot, seed=seed, progress=progress)
     stdout.print(agreement_table(result))
@@ -152,6 +171,7 @@ def train_head_command(
     occlusion: Occlusion = True,
     device: Device = "cpu",
     workers: Workers = 1,
+    head_loss: HeadLossOption = HeadLoss.interview,
     seed: Annotated[int, typer.Option(help="Seed of head training.")] = 0,
 ) -> None:
     """Fit the symptom head on the whole cohort and save it as a bundle for `score`."""
@@ -159,7 +179,7 @@ def train_head_command(
     from emoclip_clinic.scoring.jobs import run_train_head
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, occlusion, device, seed, workers)  # fmt: skip
+               clip_len, downsample, occlusion, device, seed, workers, head_loss)  # fmt: skip
     with RichProgress() as progress:
         info = run_train_head(job, out, seed=seed, progress=progress)
     stdout.print(f"head bundle: {out} ({info['cohort']['interviews']} interviews)")

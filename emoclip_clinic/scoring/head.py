@@ -1,11 +1,26 @@
 """The symptom head: a 2-layer MLP on clip embeddings, averaged per interview (paper, Sec. V).
 
 Multi-output regression of every item of a scale plus its total, the total rescaled linearly to
-the item range for training (as the paper does) and back for reporting. Every clip is a
-training sample labelled with its interview's ratings; each step draws ``clips_per_interview``
-clips (with replacement) of every training interview, so every interview counts equally however
-long it is and training cost does not grow with recording length. An interview's prediction is
-the mean of its clips' predictions.
+the item range for training (as the paper does) and back for reporting. An interview's
+prediction is the mean of its clips' predictions. Each step draws ``clips_per_interview`` clips
+(with replacement) of every training interview, so every interview counts equally however long
+it is and training cost does not grow with recording length.
+
+What the ratings are fitted to (``HeadSettings.loss``):
+
+- ``"interview"`` (default): the mean of the drawn clips' predictions, that is the quantity
+  the head is judged on. Behaviour in an interview shows in some clips and not others (an
+  expression, a nod, talking), so the embedding directions that carry it vary far more within
+  an interview than between interviews, while the directions of a person's look do not vary
+  within an interview at all. A regression of each clip on its interview's ratings shrinks
+  the first by their within-interview variance and leaves the second untouched: it learns the
+  look of the training patients and predicts every new patient near the cohort mean.
+- ``"clip"``: every clip is a training sample labelled with its interview's ratings (the paper
+  does not say which it used; this is the reading most implementations take).
+
+``tests/test_scoring.py`` shows the difference on clips where behaviour comes and goes, against
+scikit-learn's ridge regression on interview means; docs/benchmarks.md has it on the synthetic
+cohort.
 """
 
 from __future__ import annotations
@@ -17,9 +32,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from emoclip_clinic.errors import DataError
+from emoclip_clinic.errors import ConfigError, DataError
 from emoclip_clinic.heads import MLPHead
 from emoclip_clinic.scoring.scales import Scale
+
+HEAD_LOSSES = ("interview", "clip")
 
 
 @dataclass(frozen=True)
@@ -28,11 +45,20 @@ class HeadSettings:
 
     hidden: int | None = None  # hidden width; None = d/2 as in the paper
     steps: int = 150  # optimisation steps
-    clips_per_interview: int = 8  # clips drawn per interview and step
+    clips_per_interview: int = 32  # clips drawn per interview and step
     lr: float = 3e-3  # AdamW learning rate (1e-3 underfits in 150 steps; see fit_symptom_heads)
     weight_decay: float = 1e-2  # AdamW weight decay
     dropout: float = 0.1  # dropout before the output layer
     seed: int = 0  # seed of initialisation and clip sampling
+    loss: str = "interview"  # what fits the ratings: the drawn clips' mean, or each "clip"
+
+    def __post_init__(self) -> None:
+        if self.loss not in HEAD_LOSSES:
+            raise ConfigError(
+                f"head loss must be one of {', '.join(HEAD_LOSSES)}, not {self.loss!r}"
+            )
+        if self.steps < 1 or self.clips_per_interview < 1:
+            raise ConfigError("head steps and clips per interview must be at least 1")
 
 
 @dataclass
@@ -222,8 +248,10 @@ def fit_symptom_heads(
             draw = torch.rand(len(clips), per, generator=generator)
             picks = padded[rows, (draw * lengths[:, None]).long()].reshape(-1, padded.shape[2])
             out = model(picks, mean_t, std_t, generator).view(len(masks), len(clips), per, -1)
-            # Clip-level regression: every clip is labelled with its interview's ratings.
-            errors = ((out - y[:, :, None, :]) ** 2).mean(dim=(2, 3))  # (F, n)
+            if settings.loss == "interview":  # the drawn clips' mean prediction fits the ratings
+                errors = ((out.mean(dim=2) - y) ** 2).mean(dim=2)  # (F, n)
+            else:  # clip-level regression: every clip is labelled with its interview's ratings
+                errors = ((out - y[:, :, None, :]) ** 2).mean(dim=(2, 3))  # (F, n)
             loss = (errors * weight).sum()  # folds are independent: their losses just add up
             optimizer.zero_grad()
             loss.backward()
