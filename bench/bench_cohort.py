@@ -46,6 +46,7 @@ BEHAVIOUR = (
     "gaze_aversion",
     "head_aversion",
 )
+SCALES = (("panss_negative", "labels_panss.csv"), ("cains_expression", "labels_cains.csv"))
 
 
 def head_on_true_behaviour(cohort: Path, width: int, seed: int) -> dict[str, dict[str, float]]:
@@ -62,8 +63,7 @@ def head_on_true_behaviour(cohort: Path, width: int, seed: int) -> dict[str, dic
     rng = np.random.default_rng(seed)
     mixing = rng.normal(size=(len(BEHAVIOUR), width))
     out = {}
-    for scale_name, labels in (("panss_negative", "labels_panss.csv"),
-                               ("cains_expression", "labels_cains.csv")):  # fmt: skip
+    for scale_name, labels in SCALES:
         scale = load_scale(scale_name)
         ratings = read_labels(cohort / labels, scale).scores(with_total=True)
         x = truth.loc[ratings.index, list(BEHAVIOUR)].to_numpy()
@@ -114,8 +114,7 @@ def linear_on_interview_means(cohort: Path, embeddings: dict) -> dict[str, dict[
             means, groups, {b: truth.loc[ids, b].to_numpy() for b in BEHAVIOUR}
         )
     }
-    for scale_name, labels in (("panss_negative", "labels_panss.csv"),
-                               ("cains_expression", "labels_cains.csv")):  # fmt: skip
+    for scale_name, labels in SCALES:
         ratings = read_labels(cohort / labels, load_scale(scale_name)).scores(with_total=True)
         ratings = ratings.loc[ids]
         out[scale_name] = _ridge_loocv(
@@ -153,8 +152,7 @@ def main() -> None:
     faces = FaceOptions("tracks", args.cohort / "tracks")
     ceiling = json.loads((args.cohort / "ceiling.json").read_text())
     rows = []
-    for scale, labels in (("panss_negative", "labels_panss.csv"),
-                          ("cains_expression", "labels_cains.csv")):  # fmt: skip
+    for scale, labels in SCALES:
         job = CohortJob(args.cohort / labels, scale, args.checkpoint, out / "cache", settings,
                         faces)  # fmt: skip
         result = run_loocv(job, out / scale, n_boot=args.n_boot, seed=args.seed)
