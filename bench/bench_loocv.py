@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python bench/bench_loocv.py                    # 113 interviews, 69 patients
     .venv/bin/python bench/bench_loocv.py --minutes 60 --dim 512
     .venv/bin/python bench/bench_loocv.py --dim 64 --head-loss clip --clips-per-interview 8
+    .venv/bin/python bench/bench_loocv.py --dim 64 --head-inputs clip
 
 Builds a cohort of random clip embeddings the size of the paper's (113 interviews of 69
 patients, ``--dim`` wide, one clip per 5.12 s of a ``--minutes`` recording: 32 frames after
@@ -76,11 +77,13 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=2000)
     parser.add_argument("--head-loss", default=None, help="default: HeadSettings' default")
     parser.add_argument("--clips-per-interview", type=int, default=None)
+    parser.add_argument("--head-inputs", default=None, help="default: HeadSettings' default")
     args = parser.parse_args()
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.loocv import agreement, leave_one_patient_out
 
-    chosen = {"loss": args.head_loss, "clips_per_interview": args.clips_per_interview}
+    chosen = {"loss": args.head_loss, "clips_per_interview": args.clips_per_interview,
+              "inputs": args.head_inputs}  # fmt: skip
     settings = HeadSettings(**{k: v for k, v in chosen.items() if v is not None})
 
     data, scale = cohort(args.dim, args.minutes, 0)
@@ -95,7 +98,8 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     clips = sum(len(c) for c in data.clips)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}; head loss {settings.loss}, "
+          f"load average {os.getloadavg()[0]:.1f}; head loss {settings.loss}, inputs "
+          f"{settings.inputs}, "
           f"{settings.clips_per_interview} clips per interview and step")  # fmt: skip
     print("| interviews / patients | d | clips | LOOCV s (median) | agreement + bootstrap s "
           "| peak RSS MB |")  # fmt: skip

@@ -88,13 +88,16 @@ def test_a_fold_never_sees_its_held_out_interviews():
     for a, b in zip(before[0].model.parameters(), after[0].model.parameters(), strict=True):
         torch.testing.assert_close(a, b)
     np.testing.assert_allclose(before[0].feature_mean, after[0].feature_mean)
-    assert not np.allclose(before[1].feature_mean, after[1].feature_mean)
+    np.testing.assert_allclose(before[0].feature_std, after[0].feature_std)
+    assert not np.allclose(before[1].feature_std, after[1].feature_std)
 
 
 def test_the_head_recovers_ratings_that_the_clip_embeddings_encode():
     # 40 patients, two latent severities driving seven 1-7 items; each clip embedding carries
-    # the latents linearly under heavy clip noise. Leave-one-patient-out of the head must come
-    # close to an independent reference: scikit-learn's ridge regression on interview means.
+    # the latents linearly under heavy clip noise. Leave-one-patient-out of the paper's head
+    # (clip inputs) must come close to an independent reference: scikit-learn's ridge
+    # regression on interview means. The default head (centred inputs) sees only what changes
+    # within a recording, so a level that holds for a whole interview is lost to it.
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import LeaveOneOut, cross_val_predict
 
@@ -112,7 +115,8 @@ def test_the_head_recovers_ratings_that_the_clip_embeddings_encode():
     mixing = rng.normal(size=(2, 16))
     clips = [(z @ mixing + 2.0 * rng.normal(size=(60, 16))).astype(np.float32) for z in latent]
     data = CohortData(list(ratings.index), np.array([f"P{i}" for i in range(n)]), clips, ratings)
-    predicted = leave_one_patient_out(data, scale)
+    predicted = leave_one_patient_out(data, scale, HeadSettings(inputs="clip"))
+    centred = leave_one_patient_out(data, scale)
     means = np.stack([c.mean(axis=0) for c in clips])
     ridge = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), means, ratings.to_numpy(),
                               cv=LeaveOneOut())  # fmt: skip
@@ -121,6 +125,9 @@ def test_the_head_recovers_ratings_that_the_clip_embeddings_encode():
     assert np.mean(head_pcc) > 0.75
     assert np.mean(head_pcc) > np.mean(ridge_pcc) - 0.08, (head_pcc, ridge_pcc)
     assert np.abs(predicted.mean() - ratings.mean()).max() < 0.5 * ratings.std().min()
+    # Without information the held-out predictions stay at the training folds' means (which,
+    # left one out, correlate negatively with the held-out ratings: a PCC says nothing here).
+    assert (centred.std() / ratings.std()).max() < 0.25, centred.std() / ratings.std()
 
 
 def test_the_head_follows_behaviour_that_comes_and_goes_between_clips():
@@ -160,7 +167,7 @@ def test_the_head_follows_behaviour_that_comes_and_goes_between_clips():
                          for k, c in enumerate(ratings.columns)])  # fmt: skip
 
     def fit(loss):
-        predicted = leave_one_patient_out(data, scale, HeadSettings(loss=loss))
+        predicted = leave_one_patient_out(data, scale, HeadSettings(loss=loss, inputs="clip"))
         pcc = np.mean([stats.pearsonr(predicted[c], ratings[c])[0] for c in ratings.columns])
         slope = np.mean([np.polyfit(ratings[c], predicted[c], 1)[0] for c in scale.item_ids])
         return pcc, slope
@@ -172,12 +179,61 @@ def test_the_head_follows_behaviour_that_comes_and_goes_between_clips():
     assert clip_pcc < pcc - 0.2 and clip_slope < 0.15, (clip_pcc, clip_slope)
 
 
+def test_centred_inputs_see_behaviour_that_leaves_the_interview_mean_unchanged():
+    # A behaviour that moves the embedding one way or the other (the head turned left or
+    # right, a smile or a frown) in a share of clips leaves the interview's mean where it was:
+    # the paper's head (clip inputs, prediction = mean of clip predictions) has nothing to go
+    # on, and each person's look, constant within an interview, only misleads it. With the
+    # recording's mean subtracted (the default) the head must come close to an independent
+    # reference: scikit-learn's ridge regression on each interview's mean absolute deviation.
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+
+    from emoclip_clinic.scoring.loocv import CohortData, leave_one_patient_out
+    from emoclip_clinic.scoring.scales import load_scale
+
+    scale = load_scale("panss_negative")
+    rng = np.random.default_rng(3)
+    n, d = 40, 16
+    rate = rng.uniform(0.1, 0.9, size=n)
+    rated = {item: np.clip(np.round(1 + 6 * rate + 0.5 * rng.normal(size=n)), 1, 7)
+             for item in scale.item_ids}  # fmt: skip
+    ratings = pd.DataFrame(rated, index=[f"I{i}" for i in range(n)])
+    ratings[scale.total.id] = ratings.sum(axis=1)
+    direction = rng.normal(size=d)
+    direction /= np.linalg.norm(direction)
+    look = 0.5 * rng.normal(size=(n, d))
+
+    def clips_of(i):
+        shows = rng.random((120, 1)) < rate[i]
+        side = rng.choice([-1.0, 1.0], size=(120, 1))
+        return 3.0 * shows * side * direction + look[i] + 0.5 * rng.normal(size=(120, d))
+
+    clips = [clips_of(i).astype(np.float32) for i in range(n)]
+    data = CohortData(list(ratings.index), np.array([f"P{i}" for i in range(n)]), clips, ratings)
+    spread = np.stack([np.abs(c - c.mean(axis=0)).mean(axis=0) for c in clips])
+    ridge = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), spread, ratings.to_numpy(),
+                              cv=LeaveOneOut())  # fmt: skip
+
+    def pcc(predicted):
+        return np.mean([stats.pearsonr(predicted[:, k], ratings[c])[0]
+                        for k, c in enumerate(ratings.columns)])  # fmt: skip
+
+    centred = leave_one_patient_out(data, scale).to_numpy()
+    paper = leave_one_patient_out(data, scale, HeadSettings(inputs="clip")).to_numpy()
+    assert pcc(ridge) > 0.6  # the spread of an interview's clips carries the ratings
+    assert pcc(centred) > pcc(ridge) - 0.1, (pcc(centred), pcc(ridge))
+    assert pcc(paper) < pcc(centred) - 0.2, (pcc(paper), pcc(centred))
+
+
 def test_head_settings_refuse_an_unknown_loss():
     from emoclip_clinic.errors import ConfigError
     from emoclip_clinic.scoring.head import HeadSettings
 
     with pytest.raises(ConfigError, match="head loss must be one of interview, clip"):
         HeadSettings(loss="video")
+    with pytest.raises(ConfigError, match="head inputs must be one of centred, clip"):
+        HeadSettings(inputs="frames")
 
 
 def test_loocv_outputs_agree_with_an_independent_computation(cohort, tmp_path):

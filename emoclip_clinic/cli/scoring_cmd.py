@@ -59,6 +59,24 @@ HeadLossOption = Annotated[
         "towards the cohort mean when behaviour comes and goes between clips).",
     ),
 ]
+
+
+class HeadInputs(StrEnum):
+    """What the symptom head sees of each clip (emoclip_clinic.scoring.head.head_inputs)."""
+
+    centred = "centred"
+    clip = "clip"
+    clip_and_centred = "clip+centred"
+
+
+HeadInputsOption = Annotated[
+    HeadInputs,
+    typer.Option(
+        help="The head's per-clip inputs: the clip's embedding minus its recording's mean "
+        "(centred: only what changes within an interview counts), the embedding itself "
+        "(clip, the paper's head), or both.",
+    ),
+]
 Occlusion = Annotated[
     bool, typer.Option(help="Leave out clips whose lower face is mostly covered (a hand).")
 ]
@@ -78,15 +96,15 @@ def _faces(mode: FaceMode, tracks: Path | None, detector: str):
 
 
 def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, downsample,
-         occlusion, device, seed, workers, head_loss):  # fmt: skip
+         occlusion, device, seed, workers, head_loss, head_inputs):  # fmt: skip
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.jobs import CohortJob
 
     return CohortJob(labels, scale, checkpoint, cache,
                      _embed_settings(clip_len, downsample, occlusion),
                      _faces(faces, tracks, detector),
-                     HeadSettings(seed=seed, loss=head_loss.value), device,
-                     workers)  # fmt: skip
+                     HeadSettings(seed=seed, loss=head_loss.value, inputs=head_inputs.value),
+                     device, workers)  # fmt: skip
 
 
 @app.command("embed")
@@ -140,6 +158,7 @@ def loocv_command(
     device: Device = "cpu",
     workers: Workers = 1,
     head_loss: HeadLossOption = HeadLoss.interview,
+    head_inputs: HeadInputsOption = HeadInputs.centred,
     seed: Annotated[int, typer.Option(help="Seed of head training and bootstrap.")] = 0,
 ) -> None:
     """Leave-one-patient-out cross-validation of the symptom head, with agreement statistics."""
@@ -148,7 +167,8 @@ def loocv_command(
     from emoclip_clinic.scoring.jobs import run_loocv
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, occlusion, device, seed, workers, head_loss)  # fmt: skip
+               clip_len, downsample, occlusion, device, seed, workers, head_loss,
+               head_inputs)  # fmt: skip
     with RichProgress() as progress:
         result = run_loocv(job, out, n_boot=n_boot, seed=seed, progress=progress)
     stdout.print(agreement_table(result))
@@ -172,6 +192,7 @@ def train_head_command(
     device: Device = "cpu",
     workers: Workers = 1,
     head_loss: HeadLossOption = HeadLoss.interview,
+    head_inputs: HeadInputsOption = HeadInputs.centred,
     seed: Annotated[int, typer.Option(help="Seed of head training.")] = 0,
 ) -> None:
     """Fit the symptom head on the whole cohort and save it as a bundle for `score`."""
@@ -179,7 +200,8 @@ def train_head_command(
     from emoclip_clinic.scoring.jobs import run_train_head
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, occlusion, device, seed, workers, head_loss)  # fmt: skip
+               clip_len, downsample, occlusion, device, seed, workers, head_loss,
+               head_inputs)  # fmt: skip
     with RichProgress() as progress:
         info = run_train_head(job, out, seed=seed, progress=progress)
     stdout.print(f"head bundle: {out} ({info['cohort']['interviews']} interviews)")

@@ -70,5 +70,6 @@ def load_bundle(path: str | Path) -> tuple[FittedHead, dict[str, Any]]:
     model.load_state_dict(state)
     head = FittedHead(model.eval(), tensors["feature_mean"].numpy().astype(np.float64),
                       tensors["feature_std"].numpy().astype(np.float64),
-                      tuple(meta["target_columns"]))  # fmt: skip
+                      tuple(meta["target_columns"]),
+                      meta.get("head_settings", {}).get("inputs", "clip"))  # fmt: skip
     return head, meta

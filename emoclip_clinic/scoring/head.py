@@ -37,6 +37,21 @@ from emoclip_clinic.heads import MLPHead
 from emoclip_clinic.scoring.scales import Scale
 
 HEAD_LOSSES = ("interview", "clip")
+HEAD_INPUTS = ("centred", "clip", "clip+centred")
+
+
+def head_inputs(clips: np.ndarray, inputs: str) -> np.ndarray:
+    """The head's per-clip inputs from one recording's (n, d) usable clip embeddings.
+
+    ``"clip"`` is the embedding itself (the paper's head). ``"centred"`` subtracts the mean of
+    the recording's clips, so that what is constant within the recording (the person's look,
+    the room, the camera) is gone and each clip says how it differs from the rest of its
+    interview; ``"clip+centred"`` gives both, side by side (2d inputs).
+    """
+    if inputs == "clip":
+        return clips
+    centred = clips - clips.mean(axis=0, keepdims=True)
+    return centred if inputs == "centred" else np.concatenate([clips, centred], axis=1)
 
 
 @dataclass(frozen=True)
@@ -51,11 +66,16 @@ class HeadSettings:
     dropout: float = 0.1  # dropout before the output layer
     seed: int = 0  # seed of initialisation and clip sampling
     loss: str = "interview"  # what fits the ratings: the drawn clips' mean, or each "clip"
+    inputs: str = "centred"  # per-clip inputs: see head_inputs
 
     def __post_init__(self) -> None:
         if self.loss not in HEAD_LOSSES:
             raise ConfigError(
                 f"head loss must be one of {', '.join(HEAD_LOSSES)}, not {self.loss!r}"
+            )
+        if self.inputs not in HEAD_INPUTS:
+            raise ConfigError(
+                f"head inputs must be one of {', '.join(HEAD_INPUTS)}, not {self.inputs!r}"
             )
         if self.steps < 1 or self.clips_per_interview < 1:
             raise ConfigError("head steps and clips per interview must be at least 1")
@@ -69,10 +89,17 @@ class FittedHead:
     feature_mean: np.ndarray  # (d,) mean of training clip embeddings
     feature_std: np.ndarray  # (d,) standard deviation of training clip embeddings
     target_columns: tuple[str, ...]  # item ids then the total id
+    inputs: str = "clip"  # how clip embeddings become inputs (HeadSettings.inputs)
 
     def predict_clips(self, clips: np.ndarray) -> np.ndarray:
-        """(N, k) predictions on the item range (the total rescaled) for (N, d) clips."""
-        x = torch.from_numpy((clips - self.feature_mean) / self.feature_std).float()
+        """(N, k) predictions on the item range (the total rescaled).
+
+        Args:
+            clips: (N, d) embeddings of all the usable clips of one recording (centred inputs
+                are taken relative to their mean).
+        """
+        features = head_inputs(np.asarray(clips, np.float64), self.inputs)
+        x = torch.from_numpy((features - self.feature_mean) / self.feature_std).float()
         with torch.no_grad():
             return self.model(x).numpy()
 
@@ -220,7 +247,8 @@ def fit_symptom_heads(
     (``tests/test_scoring.py``); the old defaults (raw targets, lr 1e-3) did not.
 
     Args:
-        clips: per interview, its (n_i, d) usable clip embeddings.
+        clips: per interview, its (n_i, d) usable clip embeddings (turned into the head's
+            inputs by :func:`head_inputs`).
         targets: (n, k) targets on the item range.
         train_masks: (F, n) 0/1: which interviews each fold trains on.
         settings: training settings.
@@ -229,6 +257,7 @@ def fit_symptom_heads(
         F fitted heads, in the order of ``train_masks``.
     """
     settings = settings or HeadSettings()
+    clips = [head_inputs(np.asarray(c, np.float32), settings.inputs) for c in clips]
     masks = np.asarray(train_masks, np.float64)
     mean, std = _fold_stats(clips, masks)
     padded, lengths = _padded(clips)
@@ -259,6 +288,6 @@ def fit_symptom_heads(
     columns = tuple(str(i) for i in range(targets.shape[1]))
     return [
         FittedHead(model.head(f, template, target_mean[f], target_std[f]), mean[f], std[f],
-                   columns)
+                   columns, settings.inputs)
         for f in range(len(masks))
     ]  # fmt: skip

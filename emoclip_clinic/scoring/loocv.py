@@ -8,7 +8,7 @@ bootstrap intervals) comes from :mod:`emoclip_clinic.stats.agreement`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -72,7 +72,7 @@ def fit_heads(
     targets = targets_on_item_range(data.ratings.to_numpy(), Ranges.of(scale))
     heads = fit_symptom_heads(data.clips, targets, masks, settings)
     columns = tuple(data.ratings.columns)
-    return [FittedHead(h.model, h.feature_mean, h.feature_std, columns) for h in heads]
+    return [replace(h, target_columns=columns) for h in heads]
 
 
 def fit_head_on(data: CohortData, scale: Scale, settings: HeadSettings) -> FittedHead:
