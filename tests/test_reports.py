@@ -174,6 +174,19 @@ def test_patient_report_shows_recording_quality_and_versions(tmp_path, score_dat
     assert "No stretches were flagged" in root.text()
 
 
+def test_timeline_caption_says_how_the_head_reads_a_clip(tmp_path, score_data):
+    # A head with centred inputs judges each clip by how it differs from its recording; the
+    # caption says so, and says nothing of it for a head on the clips themselves.
+    caption = "read against the rest of its recording"
+    for inputs, told in (("centred", True), ("clip", False)):
+        score_data["bundle_meta"]["head_settings"] = {"inputs": inputs}
+        folder = tmp_path / inputs
+        folder.mkdir()
+        root = parse(render_patient_report(write(folder, "P00_I0_score.json", score_data),
+                                           folder)).root  # fmt: skip
+        assert (caption in root.find("figcaption").text()) is told
+
+
 def test_unusable_clips_are_merged_into_flagged_stretches(tmp_path, score_data):
     edited = with_unusable_clips(score_data, (2, 3, 5))
     root = parse(render_patient_report(write(tmp_path, "X_score.json", edited), tmp_path)).root

@@ -299,6 +299,24 @@ def test_parallel_embedding_matches_one_process_and_reports_bad_recordings(cohor
         np.testing.assert_array_equal(entry.embeddings, parallel[name].embeddings)
 
 
+@pytest.mark.parametrize("inputs", ["centred", "clip", "clip+centred"])
+def test_a_saved_head_predicts_as_it_did_when_trained(tmp_path, inputs):
+    from emoclip_clinic.scoring.bundle import load_bundle, save_bundle
+
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(size=(int(rng.integers(5, 30)), 6)).astype(np.float32) for _ in range(6)]
+    head = fit_symptom_heads(clips, rng.normal(size=(6, 3)), np.ones((1, 6)),
+                             HeadSettings(steps=5, inputs=inputs))[0]  # fmt: skip
+    save_bundle(tmp_path / "head", head, {"head_settings": {"inputs": inputs}})
+    loaded, _ = load_bundle(tmp_path / "head")
+    assert loaded.inputs == inputs
+    np.testing.assert_allclose(loaded.predict_clips(clips[0]), head.predict_clips(clips[0]),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    shifted = head.predict_clips(clips[0] + 5.0)  # a recording-wide shift of every clip
+    moved = not np.allclose(shifted, head.predict_clips(clips[0]), atol=1e-4)
+    assert moved is (inputs != "centred")
+
+
 def test_train_head_then_score_and_refusals(cohort, tmp_path):
     root, checkpoint = cohort
     info = run_train_head(_job(root, checkpoint), tmp_path / "bundle")
@@ -309,6 +327,7 @@ def test_train_head_then_score_and_refusals(cohort, tmp_path):
     for row in scores.values():
         assert row["min"] <= row["interval_low"] <= row["predicted"] <= row["interval_high"]
         assert row["interval_high"] <= row["max"]
+    assert result["bundle_meta"]["head_settings"]["inputs"] == "centred"
     timeline = pd.read_csv(tmp_path / "scores" / "P01_I1_timeline.csv")
     assert len(timeline) == result["quality"]["clips"] and timeline["usable"].all()
     assert timeline["expressivity"].between(0, 1).all()

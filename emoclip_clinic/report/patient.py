@@ -136,6 +136,7 @@ def patient_context(data: dict[str, Any], source: Path) -> dict[str, Any]:
                       "height": recording.get("height"), "face_source": data.get("face_source")},
         "encoder": meta["encoder"], "bundle": data["bundle"], "cohort": meta["cohort"],
         "versions": data["versions"],
+        "clips_centred": meta.get("head_settings", {}).get("inputs", "clip") != "clip",
     }  # fmt: skip
 
 

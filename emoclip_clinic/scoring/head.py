@@ -18,9 +18,15 @@ What the ratings are fitted to (``HeadSettings.loss``):
 - ``"clip"``: every clip is a training sample labelled with its interview's ratings (the paper
   does not say which it used; this is the reading most implementations take).
 
-``tests/test_scoring.py`` shows the difference on clips where behaviour comes and goes, against
-scikit-learn's ridge regression on interview means; docs/benchmarks.md has it on the synthetic
-cohort.
+What the head sees of each clip (``HeadSettings.inputs``, :func:`head_inputs`): by default
+the clip's embedding minus its recording's mean. Behaviour that moves the embedding either
+way between clips leaves the interview's mean where it was; only its spread shows it, and a
+ReLU unit on centred inputs, averaged over the clips, measures that spread along its
+direction. What is constant within a recording (look, room, camera) is removed with the mean.
+``"clip"`` is the paper's head (it also sees a level that holds for a whole interview).
+
+``tests/test_scoring.py`` shows both choices on simulated clips against scikit-learn's ridge
+regression on interview summaries; docs/benchmarks.md has them on the synthetic cohort.
 """
 
 from __future__ import annotations
