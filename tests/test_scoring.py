@@ -317,6 +317,24 @@ def test_a_saved_head_predicts_as_it_did_when_trained(tmp_path, inputs):
     assert moved is (inputs != "centred")
 
 
+def test_loocv_command_passes_the_head_choices_on(cohort, tmp_path):
+    from typer.testing import CliRunner
+
+    from emoclip_clinic.cli import app, commands  # noqa: F401  (registers the commands)
+
+    root, checkpoint = cohort
+    out = tmp_path / "loocv"
+    args = ["loocv", str(root / "labels.csv"), "--checkpoint", str(checkpoint), "--cache",
+            str(root / "cache"), "--clip-len", "4", "--downsample", "2", "--out", str(out),
+            "--n-boot", "20", "--head-inputs", "clip+centred", "--head-loss", "clip"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    head = json.loads((out / "loocv.json").read_text())["settings"]["head"]
+    assert (head["inputs"], head["loss"]) == ("clip+centred", "clip")
+    refused = CliRunner().invoke(app, [*args[:-4], "--head-inputs", "frames"])
+    assert refused.exit_code != 0 and "frames" in refused.output
+
+
 def test_train_head_then_score_and_refusals(cohort, tmp_path):
     root, checkpoint = cohort
     info = run_train_head(_job(root, checkpoint), tmp_path / "bundle")
