@@ -25,7 +25,8 @@ behaviour parameter (how much of the behaviour the real embeddings hold) and to 
 summaries: the mean of the clips, and their spread (each dimension's mean absolute deviation
 from the interview's mean: behaviour that comes and goes between clips, in either direction).
 
-``--head-inputs`` and ``--head-loss`` set the head as on the ``loocv`` command;
+``--head-inputs`` and ``--head-loss`` set the head as on the ``loocv`` command
+(``--head-steps`` and ``--head-hidden`` its training length and width);
 ``--world-seed`` renders another cohort of the same settings (a confirmation set).
 
 The clip plan should match what the encoder was trained on: ``--downsample`` and
@@ -155,6 +156,8 @@ def main() -> None:
     parser.add_argument("--world-seed", type=int, default=0, help="seed of a cohort rendered here")
     parser.add_argument("--head-inputs", default=None, help="default: HeadSettings' default")
     parser.add_argument("--head-loss", default=None, help="default: HeadSettings' default")
+    parser.add_argument("--head-steps", type=int, default=None)
+    parser.add_argument("--head-hidden", type=int, default=None, help="default: d/2")
     args = parser.parse_args()
     from emoclip_clinic.scoring.embed import EmbedSettings
     from emoclip_clinic.scoring.head import HeadSettings
@@ -172,7 +175,8 @@ def main() -> None:
     settings = EmbedSettings(downsample=args.downsample, clip_len=args.clip_len, margin=args.margin)
     faces = FaceOptions("tracks", args.cohort / "tracks")
     ceiling = json.loads((args.cohort / "ceiling.json").read_text())
-    chosen = {"inputs": args.head_inputs, "loss": args.head_loss, "seed": args.seed}
+    chosen = {"inputs": args.head_inputs, "loss": args.head_loss, "steps": args.head_steps,
+              "hidden": args.head_hidden, "seed": args.seed}  # fmt: skip
     head = HeadSettings(**{k: v for k, v in chosen.items() if v is not None})
     rows = []
     for scale, labels in SCALES:

@@ -130,23 +130,18 @@ def test_the_head_recovers_ratings_that_the_clip_embeddings_encode():
     assert (centred.std() / ratings.std()).max() < 0.25, centred.std() / ratings.std()
 
 
-def test_the_head_follows_behaviour_that_comes_and_goes_between_clips():
-    # The usual case in an interview: a behaviour (an expression, a nod) shows in some clips
-    # and not others, and the interview's rating follows how often. Each person also has a
-    # look of their own, constant within an interview and unrelated to the ratings. Training
-    # the mean of an interview's clip predictions on its ratings (the default) must come close
-    # to scikit-learn's ridge regression on interview means; labelling every clip with its
-    # interview's ratings shrinks the behaviour direction and predicts new patients near the
-    # cohort mean (slope of predictions on ratings near zero).
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+def _behaviour_in_some_clips(seed: int, either_side: bool):
+    """40 interviews whose 1-7 ratings follow the share of clips showing a behaviour.
 
-    from emoclip_clinic.scoring.head import HeadSettings
-    from emoclip_clinic.scoring.loocv import CohortData, leave_one_patient_out
+    The behaviour adds a fixed direction to a clip (with a random sign if ``either_side``);
+    each person also has a look of their own, constant within an interview and unrelated to
+    the ratings. Returns the scale, the cohort data and the ratings.
+    """
+    from emoclip_clinic.scoring.loocv import CohortData
     from emoclip_clinic.scoring.scales import load_scale
 
     scale = load_scale("panss_negative")
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     n, d = 40, 16
     rate = rng.uniform(0.1, 0.9, size=n)  # share of an interview's clips showing the behaviour
     rated = {item: np.clip(np.round(1 + 6 * rate + 0.5 * rng.normal(size=n)), 1, 7)
@@ -156,15 +151,40 @@ def test_the_head_follows_behaviour_that_comes_and_goes_between_clips():
     direction = rng.normal(size=d)
     direction /= np.linalg.norm(direction)
     look = 0.5 * rng.normal(size=(n, d))
-    clips = [(3.0 * (rng.random((120, 1)) < r) * direction + look[i]
-              + 0.5 * rng.normal(size=(120, d))).astype(np.float32)
-             for i, r in enumerate(rate)]  # fmt: skip
+
+    def clips_of(i):
+        shows = rng.random((120, 1)) < rate[i]
+        side = rng.choice([-1.0, 1.0], size=(120, 1)) if either_side else 1.0
+        return 3.0 * shows * side * direction + look[i] + 0.5 * rng.normal(size=(120, d))
+
+    clips = [clips_of(i).astype(np.float32) for i in range(n)]
     data = CohortData(list(ratings.index), np.array([f"P{i}" for i in range(n)]), clips, ratings)
-    means = np.stack([c.mean(axis=0) for c in clips])
-    ridge = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), means, ratings.to_numpy(),
-                              cv=LeaveOneOut())  # fmt: skip
-    ridge_pcc = np.mean([stats.pearsonr(ridge[:, k], ratings[c])[0]
-                         for k, c in enumerate(ratings.columns)])  # fmt: skip
+    return scale, data, ratings
+
+
+def _ridge_pcc(features: np.ndarray, ratings: pd.DataFrame) -> float:
+    """Mean PCC over columns of scikit-learn's leave-one-out ridge regression."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+
+    ridge = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), features,
+                              ratings.to_numpy(), cv=LeaveOneOut())  # fmt: skip
+    return float(np.mean([stats.pearsonr(ridge[:, k], ratings[c])[0]
+                          for k, c in enumerate(ratings.columns)]))  # fmt: skip
+
+
+def test_the_head_follows_behaviour_that_comes_and_goes_between_clips():
+    # The usual case in an interview: a behaviour (an expression, a nod) shows in some clips
+    # and not others, and the interview's rating follows how often. Each person also has a
+    # look of their own, constant within an interview and unrelated to the ratings. Training
+    # the mean of an interview's clip predictions on its ratings (the default loss; the paper's
+    # clip inputs here) must come close to scikit-learn's ridge regression on interview means;
+    # labelling every clip with its interview's ratings shrinks the behaviour direction and
+    # predicts new patients near the cohort mean (slope of predictions on ratings near zero).
+    from emoclip_clinic.scoring.loocv import leave_one_patient_out
+
+    scale, data, ratings = _behaviour_in_some_clips(2, either_side=False)
+    ridge_pcc = _ridge_pcc(np.stack([c.mean(axis=0) for c in data.clips]), ratings)
 
     def fit(loss):
         predicted = leave_one_patient_out(data, scale, HeadSettings(loss=loss, inputs="clip"))
@@ -186,34 +206,11 @@ def test_centred_inputs_see_behaviour_that_leaves_the_interview_mean_unchanged()
     # on, and each person's look, constant within an interview, only misleads it. With the
     # recording's mean subtracted (the default) the head must come close to an independent
     # reference: scikit-learn's ridge regression on each interview's mean absolute deviation.
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+    from emoclip_clinic.scoring.loocv import leave_one_patient_out
 
-    from emoclip_clinic.scoring.loocv import CohortData, leave_one_patient_out
-    from emoclip_clinic.scoring.scales import load_scale
-
-    scale = load_scale("panss_negative")
-    rng = np.random.default_rng(3)
-    n, d = 40, 16
-    rate = rng.uniform(0.1, 0.9, size=n)
-    rated = {item: np.clip(np.round(1 + 6 * rate + 0.5 * rng.normal(size=n)), 1, 7)
-             for item in scale.item_ids}  # fmt: skip
-    ratings = pd.DataFrame(rated, index=[f"I{i}" for i in range(n)])
-    ratings[scale.total.id] = ratings.sum(axis=1)
-    direction = rng.normal(size=d)
-    direction /= np.linalg.norm(direction)
-    look = 0.5 * rng.normal(size=(n, d))
-
-    def clips_of(i):
-        shows = rng.random((120, 1)) < rate[i]
-        side = rng.choice([-1.0, 1.0], size=(120, 1))
-        return 3.0 * shows * side * direction + look[i] + 0.5 * rng.normal(size=(120, d))
-
-    clips = [clips_of(i).astype(np.float32) for i in range(n)]
-    data = CohortData(list(ratings.index), np.array([f"P{i}" for i in range(n)]), clips, ratings)
-    spread = np.stack([np.abs(c - c.mean(axis=0)).mean(axis=0) for c in clips])
-    ridge = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), spread, ratings.to_numpy(),
-                              cv=LeaveOneOut())  # fmt: skip
+    scale, data, ratings = _behaviour_in_some_clips(3, either_side=True)
+    spread = np.stack([np.abs(c - c.mean(axis=0)).mean(axis=0) for c in data.clips])
+    ridge_pcc = _ridge_pcc(spread, ratings)
 
     def pcc(predicted):
         return np.mean([stats.pearsonr(predicted[:, k], ratings[c])[0]
@@ -221,8 +218,8 @@ def test_centred_inputs_see_behaviour_that_leaves_the_interview_mean_unchanged()
 
     centred = leave_one_patient_out(data, scale).to_numpy()
     paper = leave_one_patient_out(data, scale, HeadSettings(inputs="clip")).to_numpy()
-    assert pcc(ridge) > 0.6  # the spread of an interview's clips carries the ratings
-    assert pcc(centred) > pcc(ridge) - 0.1, (pcc(centred), pcc(ridge))
+    assert ridge_pcc > 0.6  # the spread of an interview's clips carries the ratings
+    assert pcc(centred) > ridge_pcc - 0.1, (pcc(centred), ridge_pcc)
     assert pcc(paper) < pcc(centred) - 0.2, (pcc(paper), pcc(centred))
 
 

@@ -92,8 +92,8 @@ class FittedHead:
     """A trained head with the normalisation of its inputs and targets."""
 
     model: MLPHead  # the MLP (eval mode)
-    feature_mean: np.ndarray  # (d,) mean of training clip embeddings
-    feature_std: np.ndarray  # (d,) standard deviation of training clip embeddings
+    feature_mean: np.ndarray  # (d_in,) mean of the training clips' inputs (head_inputs)
+    feature_std: np.ndarray  # (d_in,) their standard deviation
     target_columns: tuple[str, ...]  # item ids then the total id
     inputs: str = "clip"  # how clip embeddings become inputs (HeadSettings.inputs)
 
