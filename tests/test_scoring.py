@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
-from emoclip_clinic.errors import CheckpointError, DataError
+from emoclip_clinic.errors import CheckpointError, ConfigError, DataError
 from emoclip_clinic.faces.boxes import FaceBox
 from emoclip_clinic.faces.tracking import DetectorTracker, TrackerSettings
 from emoclip_clinic.faces.tracks import read_face_tracks
@@ -224,7 +224,6 @@ def test_centred_inputs_see_behaviour_that_leaves_the_interview_mean_unchanged()
 
 
 def test_head_settings_refuse_an_unknown_loss():
-    from emoclip_clinic.errors import ConfigError
     from emoclip_clinic.scoring.head import HeadSettings
 
     with pytest.raises(ConfigError, match="head loss must be one of interview, clip"):
@@ -294,6 +293,25 @@ def test_parallel_embedding_matches_one_process_and_reports_bad_recordings(cohor
     again, _ = embed_cohort(recordings, encoder, SETTINGS, faces, tmp_path / "parallel", workers=2)
     for name, entry in again.items():
         np.testing.assert_array_equal(entry.embeddings, parallel[name].embeddings)
+
+
+def test_workers_that_cannot_load_the_encoder_name_the_checkpoint(cohort, tmp_path):
+    import shutil
+
+    from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
+
+    root, checkpoint = cohort
+    recordings = {p.stem: p for p in sorted((root / "recordings").glob("*.mp4"))[:2]}
+    faces = FaceOptions("tracks", root / "tracks")
+    copy = shutil.copytree(checkpoint, tmp_path / "ckpt")
+    encoder = load_encoder(copy)
+    # the checkpoint is replaced by other weights after the run has started
+    shutil.rmtree(copy)
+    torch.manual_seed(1)
+    save_checkpoint(copy, create_emoclip("emoclip-tiny"))
+    with pytest.raises(ConfigError, match=r"ckpt.*weights changed while embedding"):
+        embed_cohort(recordings, encoder, SETTINGS, faces, tmp_path / "cache", workers=2)
+    assert not list((tmp_path / "cache").rglob("*.npz"))  # nothing embedded with other weights
 
 
 @pytest.mark.parametrize("inputs", ["centred", "clip", "clip+centred"])

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from emoclip_clinic.errors import ConfigError, DataError
+from emoclip_clinic.errors import ConfigError, DataError, EmoClipError
 from emoclip_clinic.faces.tracking import DetectorTracker, FaceSource, TrackFile, WholeFrame
 from emoclip_clinic.faces.tracks import read_face_tracks
 from emoclip_clinic.models.checkpoints import load_checkpoint
@@ -168,16 +168,26 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(checkpoint: str, device: str, sha256: str, threads: int) -> None:
+    # An exception here would only break the pool ("a process terminated abruptly"), hiding
+    # the cause; the error is kept and handed back with the first job instead.
     import torch
 
     torch.set_num_threads(threads)
-    encoder = load_encoder(checkpoint, device)
-    if encoder.weights_sha256 != sha256:
-        raise ConfigError(f"{checkpoint}: the weights changed while embedding")
+    try:
+        encoder = load_encoder(checkpoint, device)
+        if encoder.weights_sha256 != sha256:
+            raise ConfigError(f"{checkpoint}: the weights changed while embedding (their "
+                              f"SHA-256 is not the one the run started with)")  # fmt: skip
+    except EmoClipError as err:
+        _WORKER["error"] = err
+        return
     _WORKER["encoder"] = encoder
 
 
-def _worker_embed(path, settings, faces, cache_dir, key, parts) -> RecordingEmbeddings | str:
+def _worker_embed(path, settings, faces, cache_dir, key, parts
+                  ) -> RecordingEmbeddings | str | EmoClipError:  # fmt: skip
+    if "error" in _WORKER:
+        return _WORKER["error"]
     try:
         return _embed_fresh(path, _WORKER["encoder"], settings, faces.source_for(path),
                             EmbeddingCache(cache_dir), key, parts, NO_PROGRESS)  # fmt: skip
@@ -205,6 +215,9 @@ def _embed_parallel(todo, encoder, settings, faces, cache, workers, done, failed
                    interview for interview, (path, key, parts) in todo.items()}  # fmt: skip
         for future in as_completed(futures):
             interview, result = futures[future], future.result()
+            if isinstance(result, EmoClipError):  # the worker could not load the encoder
+                pool.shutdown(cancel_futures=True)
+                raise result
             if isinstance(result, str):
                 logger.warning("%s: %s", interview, result)
                 failed[interview] = result
