@@ -43,6 +43,8 @@ import platform
 import time
 from pathlib import Path
 
+from bench_pretrain import device_name
+
 BEHAVIOUR = (
     "expression_rate_per_min",
     "expression_intensity",
@@ -147,7 +149,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--cohort", type=Path, default=Path("/tmp/emoclip_bench_cohort"))
     parser.add_argument("--out", type=Path, default=None, help="default: COHORT/../<name>_loocv")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
+    parser.add_argument("--embed-workers", type=int, default=1, help="recordings embedded at once")
+    parser.add_argument("--device", default="cpu", help="device of the encoder")
     parser.add_argument("--downsample", type=int, default=3)
     parser.add_argument("--clip-len", type=int, default=8)
     parser.add_argument("--margin", type=float, default=1.4, help="crop side / face box side")
@@ -181,13 +185,14 @@ def main() -> None:
     rows = []
     for scale, labels in SCALES:
         job = CohortJob(args.cohort / labels, scale, args.checkpoint, out / "cache", settings,
-                        faces, head)  # fmt: skip
+                        faces, head, args.device, args.embed_workers)  # fmt: skip
         result = run_loocv(job, out / scale, n_boot=args.n_boot, seed=args.seed)
         observable = {i["id"]: i["observable"] for i in result["items"]}
         for row in result["agreement"]:
             rows.append((scale, row, observable.get(row["item"])))
         cohort = result["cohort"]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"encoder on {device_name(args.device)}, "
           f"load average {os.getloadavg()[0]:.1f}; rendering {rendered:.0f} s, total "
           f"{time.perf_counter() - start:.0f} s; head: {head}")  # fmt: skip
     print(f"cohort: {cohort['interviews']} interviews of {cohort['patients']} patients, "
