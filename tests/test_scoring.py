@@ -232,6 +232,15 @@ def test_head_settings_refuse_an_unknown_loss():
         HeadSettings(inputs="frames")
 
 
+def test_the_command_line_offers_exactly_the_head_choices_the_library_accepts():
+    # the CLI keeps its own enums so that --help does not import torch; they must not drift
+    from emoclip_clinic.cli.scoring_cmd import HeadInputs, HeadLoss
+    from emoclip_clinic.scoring.head import HEAD_INPUTS, HEAD_LOSSES
+
+    assert [c.value for c in HeadInputs] == list(HEAD_INPUTS)
+    assert [c.value for c in HeadLoss] == list(HEAD_LOSSES)
+
+
 def test_loocv_outputs_agree_with_an_independent_computation(cohort, tmp_path):
     root, checkpoint = cohort
     result = run_loocv(_job(root, checkpoint), tmp_path / "out", n_boot=100)
