@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -261,6 +262,33 @@ def test_a_run_can_start_from_another_runs_checkpoint(toy, tmp_path):
         _run(toy, tmp_path / "third", init=tmp_path / "first" / "best", pooling="mean")
     with pytest.raises(ConfigError, match="init and pretrained"):
         PretrainConfig(data_root=toy, out_dir="o", init=tmp_path, pretrained="openai")
+
+
+def test_captions_longer_than_the_text_context_are_counted():
+    from emoclip_clinic.models.build import get_tokenizer
+    from emoclip_clinic.train.pretrain import captions_longer_than_context
+
+    tokenizer = get_tokenizer("emoclip-tiny")  # CLIP's tokenizer: "a" is one token
+    assert tokenizer.context_length == 77  # holds the synthetic world's captions (99.9%)
+    fits, cut = " ".join(["a"] * 75), " ".join(["a"] * 76)  # + start and end: 77 and 78
+    assert captions_longer_than_context(tokenizer, [fits, cut, "a face", cut]) == 2
+    assert captions_longer_than_context(tokenizer, [fits] * 300 + [cut] * 3) == 3  # batches
+
+
+def test_pretraining_warns_when_captions_are_cut(toy, tmp_path, caplog):
+    config = json.loads((protocols_dir() / "models" / "emoclip-tiny.json").read_text())
+    config["backbone"]["open_clip_config"]["text_cfg"]["context_length"] = 6
+    short = tmp_path / "short_context.json"
+    short.write_text(json.dumps(config))
+    with caplog.at_level("WARNING", logger="emoclip_clinic.train.pretrain"):
+        _run(toy, tmp_path / "run", model=str(short), epochs=1, max_steps_per_epoch=1)
+    # every toy caption ("a red dot moves left") is 7 tokens with its start and end tokens
+    assert re.search(r"(\d+) of \1 training captions are longer than the text encoder's "
+                     r"context of 6 tokens", caplog.text)  # fmt: skip
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="emoclip_clinic.train.pretrain"):
+        _run(toy, tmp_path / "default", epochs=1, max_steps_per_epoch=1)
+    assert "are cut" not in caplog.text
 
 
 def test_undecodable_clip_is_skipped_counted_and_named(toy, tmp_path):

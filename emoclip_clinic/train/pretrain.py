@@ -406,6 +406,7 @@ def pretrain(
             logger.info(note)
         trainer = _Trainer(config, dist, progress)
         if dist.is_main:
+            _warn_of_cut_captions(trainer.tokenizer, splits.train)
             trainer.folder.start(config, _provenance(config, dist), resume)
         barrier()  # the main process has checked and prepared the run folder
         done = trainer.folder.last_complete_epoch()
@@ -422,6 +423,26 @@ def pretrain(
         return _finish(trainer, test_set)
     finally:
         cleanup_distributed()
+
+
+def captions_longer_than_context(tokenizer: Any, captions: list[str]) -> int:
+    """How many captions an open_clip tokenizer cuts at its context length (ends unseen)."""
+    context = int(tokenizer.context_length)
+    pad = getattr(getattr(tokenizer, "tokenizer", None), "pad_token_id", None) or 0  # HF: its own
+    cut = 0
+    for i in range(0, len(captions), 256):
+        tokens = tokenizer(captions[i : i + 256], context_length=context + 1)
+        cut += int((tokens[:, context] != pad).sum())  # a token past the context: cut
+    return cut
+
+
+def _warn_of_cut_captions(tokenizer: Any, samples: list[VideoSample]) -> None:
+    captions = [s.caption for s in samples if s.caption]
+    cut = captions_longer_than_context(tokenizer, captions)
+    if cut:
+        logger.warning("%d of %d training captions are longer than the text encoder's context "
+                       "of %d tokens and are cut; their ends are never seen in training", cut,
+                       len(captions), tokenizer.context_length)  # fmt: skip
 
 
 def _finish(trainer: _Trainer, test_set: ClipDataset) -> PretrainResult:
