@@ -269,8 +269,8 @@ def test_captions_longer_than_the_text_context_are_counted():
     from emoclip_clinic.train.pretrain import captions_longer_than_context
 
     tokenizer = get_tokenizer("emoclip-tiny")  # CLIP's tokenizer: "a" is one token
-    assert tokenizer.context_length == 77  # holds the synthetic world's captions (99.9%)
-    fits, cut = " ".join(["a"] * 75), " ".join(["a"] * 76)  # + start and end: 77 and 78
+    words = tokenizer.context_length - 2  # the start and end tokens take two places
+    fits, cut = " ".join(["a"] * words), " ".join(["a"] * (words + 1))
     assert captions_longer_than_context(tokenizer, [fits, cut, "a face", cut]) == 2
     assert captions_longer_than_context(tokenizer, [fits] * 300 + [cut] * 3) == 3  # batches
 
