@@ -65,7 +65,8 @@ def steps(run: Path) -> list[dict]:
 def timed_run(
     data: Path, out: Path, model: str, minutes: float, epochs: int | None = None, **overrides
 ) -> Path:
-    """Pretrain for at most ``minutes`` of wall time (or ``epochs``); reuse a finished run.
+    """Pretrain for at most ``minutes`` of wall time (or ``epochs``); reuse a finished run and
+    continue an interrupted one.
 
     The epochs are sized from a 20-step probe run (its seconds per step, plus the time of one
     validation pass), with 15% to spare.
@@ -76,7 +77,7 @@ def timed_run(
     if (out / "final.json").is_file():
         return out
     if epochs is not None:
-        pretrain(_config(data, out, model, epochs, **overrides))
+        pretrain(_config(data, out, model, epochs, **overrides), resume=_started(out))
         return out
     probe = out.with_name(out.name + "_probe")
     if not (probe / "final.json").is_file():
@@ -86,8 +87,12 @@ def timed_run(
     n_train = len(read_mafw(data, 1, "train", "single")[0]) * (1 - SETTINGS["val_fraction"])
     per_epoch = n_train / SETTINGS["batch_size"] * step_s + json.loads(epochs_jsonl[-1])["val_s"]
     epochs = max(1, int(minutes * 60 / (per_epoch * 1.15)))
-    pretrain(_config(data, out, model, epochs, **overrides))
+    pretrain(_config(data, out, model, epochs, **overrides), resume=_started(out))
     return out
+
+
+def _started(out: Path) -> bool:
+    return (out / "run.json").is_file()
 
 
 def device_name(device: str) -> str:

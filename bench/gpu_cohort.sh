@@ -30,10 +30,10 @@ log() { echo "$(date +%T) $*" >>"$work/logs/progress.txt"; }
 # Each step needs the one before: stop at the first that fails (its log says why).
 step() { local name=$1 rc; shift; "$@" >"$work/logs/$name.log" 2>&1; rc=$?; log "$name rc=$rc"
          [ $rc -eq 0 ] || { log "stopped"; exit $rc; }; }
-# The settings of bench_zeroshot.py's runs (bench_pretrain.SETTINGS).
-train=(--model "$model" --frames 8 --downsample 1 --batch-size 32 --optimizer adamw --lr 1e-3
-       --backbone-lr 1e-3 --warmup 100 --val-fraction 0.1 --workers "$loaders"
-       --device "$device" --epochs "$epochs" --seed 0)
+# Python from bench/ (bench_pretrain: the settings of bench_zeroshot.py's runs, and timed_run,
+# which reuses a finished phase and continues an interrupted one).
+bench() { $py -c "import logging, sys; sys.path.insert(0, 'bench'); from pathlib import Path; \
+logging.basicConfig(level=logging.INFO); from bench_pretrain import make_data, timed_run; $1"; }
 
 log "start: $identities identities, $epochs epochs a phase, $model on $device"
 render=
@@ -43,17 +43,13 @@ InterviewConfig, make_interviews; make_interviews(Path('$cohort'), InterviewConf
 workers=$renderers)" >"$work/logs/render_cohort.log" 2>&1 &
     render=$!
 fi
-step mafw $py -c "import sys; sys.path.insert(0, 'bench'); from pathlib import Path; \
-from bench_pretrain import make_data; make_data(Path('$work/mafw'), $identities, $loaders)"
+step mafw bench "make_data(Path('$work/mafw'), $identities, $loaders)"
 flip=$work/run_${model}_flip$epochs
 style=$work/run_${model}_flip${epochs}+style$epochs
-# A rerun continues each phase where it stopped (a finished phase is left as it is).
-[ -f "$flip/run.json" ] && resume=--resume || resume=
-step pretrain_flip $py -m emoclip_clinic pretrain "$work/mafw" --out "$flip" "${train[@]}" \
-    --augment flip $resume
-[ -f "$style/run.json" ] && resume=--resume || resume=
-step pretrain_style $py -m emoclip_clinic pretrain "$work/mafw" --out "$style" "${train[@]}" \
-    --augment style --init "$flip/best" $resume
+common="'$model', 0, $epochs, device='$device', workers=$loaders"
+step pretrain_flip bench "timed_run(Path('$work/mafw'), Path('$flip'), $common)"
+step pretrain_style bench "timed_run(Path('$work/mafw'), Path('$style'), $common, \
+init=Path('$flip/best'), augment='style')"
 if [ -n "$render" ]; then
     wait "$render"
     rc=$?
