@@ -6,6 +6,7 @@ Run from the repository root::
     .venv/bin/python bench/bench_loocv.py --minutes 60 --dim 512
     .venv/bin/python bench/bench_loocv.py --dim 64 --head-loss clip --clips-per-interview 8
     .venv/bin/python bench/bench_loocv.py --dim 64 --head-inputs clip
+    .venv/bin/python bench/bench_loocv.py --head-precision bf16   # CPUs with bf16 units
 
 Builds a cohort of random clip embeddings the size of the paper's (113 interviews of 69
 patients, ``--dim`` wide, one clip per 5.12 s of a ``--minutes`` recording: 32 frames after
@@ -14,7 +15,7 @@ downsampling by 4 at 25 fps) with PANSS-negative ratings, and times ``leave_one_
 bootstrap. Embeddings are random, so the agreement itself means nothing here; this measures
 speed and memory only. Prints the median of ``--repeats`` runs and the peak RSS, and the lower
 bound that the first layer's two matrix products per step set (forward and weight gradient,
-timed alone, fp32, median of 5) times the number of steps.
+timed alone in the head's precision, median of 5) times the number of steps.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def matmul_floor(data, folds: int, settings) -> tuple[float, float]:
     dim = data.clips[0].shape[1]
     rows = len(data.clips) * settings.clips_per_interview
     width = folds * (settings.hidden or dim // 2)
-    x, w, grad = torch.randn(rows, dim), torch.randn(dim, width), torch.randn(rows, width)
+    dtype = torch.bfloat16 if settings.precision == "bf16" else torch.float32
+    x, w = torch.randn(rows, dim, dtype=dtype), torch.randn(dim, width, dtype=dtype)
+    grad = torch.randn(rows, width, dtype=dtype)
     times = []
     for _ in range(6):
         start = time.perf_counter()
@@ -78,12 +81,13 @@ def main() -> None:
     parser.add_argument("--head-loss", default=None, help="default: HeadSettings' default")
     parser.add_argument("--clips-per-interview", type=int, default=None)
     parser.add_argument("--head-inputs", default=None, help="default: HeadSettings' default")
+    parser.add_argument("--head-precision", default=None, help="fp32 (default) or bf16")
     args = parser.parse_args()
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.loocv import agreement, leave_one_patient_out
 
     chosen = {"loss": args.head_loss, "clips_per_interview": args.clips_per_interview,
-              "inputs": args.head_inputs}  # fmt: skip
+              "inputs": args.head_inputs, "precision": args.head_precision}  # fmt: skip
     settings = HeadSettings(**{k: v for k, v in chosen.items() if v is not None})
 
     data, scale = cohort(args.dim, args.minutes, 0)
@@ -99,7 +103,7 @@ def main() -> None:
     clips = sum(len(c) for c in data.clips)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}; head loss {settings.loss}, inputs "
-          f"{settings.inputs}, "
+          f"{settings.inputs}, precision {settings.precision}, "
           f"{settings.clips_per_interview} clips per interview and step")  # fmt: skip
     print("| interviews / patients | d | clips | LOOCV s (median) | agreement + bootstrap s "
           "| peak RSS MB |")  # fmt: skip

@@ -223,6 +223,30 @@ def test_centred_inputs_see_behaviour_that_leaves_the_interview_mean_unchanged()
     assert pcc(paper) < pcc(centred) - 0.2, (pcc(paper), pcc(centred))
 
 
+def test_bf16_head_training_predicts_what_fp32_training_predicts():
+    # The opt-in bf16 products must leave the held-out predictions where fp32 puts them, far
+    # closer than another training seed does, also for embeddings far from zero (each fold's
+    # standardisation is folded into the first layer, where bf16 would subtract two large
+    # numbers if the inputs were not first centred on the cohort's mean).
+    from dataclasses import replace
+
+    from emoclip_clinic.scoring.loocv import leave_one_patient_out
+
+    scale, data, ratings = _behaviour_in_some_clips(2, either_side=False)
+    data = replace(data, clips=[c + 20.0 for c in data.clips])
+
+    def fit(**kw):
+        return leave_one_patient_out(data, scale, HeadSettings(inputs="clip", **kw))
+
+    fp32, bf16, reseeded = fit(), fit(precision="bf16"), fit(seed=1)
+
+    def gap(other):  # mean absolute difference, in units of each column's rating SD
+        return float(((other - fp32).abs() / ratings.std()).mean().mean())
+
+    assert gap(bf16) < 0.01, gap(bf16)  # 0.034 without the centring
+    assert gap(bf16) < 0.1 * gap(reseeded), (gap(bf16), gap(reseeded))
+
+
 def test_head_settings_refuse_an_unknown_loss():
     from emoclip_clinic.scoring.head import HeadSettings
 
@@ -230,15 +254,18 @@ def test_head_settings_refuse_an_unknown_loss():
         HeadSettings(loss="video")
     with pytest.raises(ConfigError, match="head inputs must be one of centred, clip"):
         HeadSettings(inputs="frames")
+    with pytest.raises(ConfigError, match="head precision must be one of fp32, bf16"):
+        HeadSettings(precision="fp16")
 
 
 def test_the_command_line_offers_exactly_the_head_choices_the_library_accepts():
     # the CLI keeps its own enums so that --help does not import torch; they must not drift
-    from emoclip_clinic.cli.scoring_cmd import HeadInputs, HeadLoss
-    from emoclip_clinic.scoring.head import HEAD_INPUTS, HEAD_LOSSES
+    from emoclip_clinic.cli.scoring_cmd import HeadInputs, HeadLoss, HeadPrecision
+    from emoclip_clinic.scoring.head import HEAD_INPUTS, HEAD_LOSSES, HEAD_PRECISIONS
 
     assert [c.value for c in HeadInputs] == list(HEAD_INPUTS)
     assert [c.value for c in HeadLoss] == list(HEAD_LOSSES)
+    assert [c.value for c in HeadPrecision] == list(HEAD_PRECISIONS)
 
 
 def test_loocv_outputs_agree_with_an_independent_computation(cohort, tmp_path):
@@ -350,11 +377,12 @@ def test_loocv_command_passes_the_head_choices_on(cohort, tmp_path):
     out = tmp_path / "loocv"
     args = ["loocv", str(root / "labels.csv"), "--checkpoint", str(checkpoint), "--cache",
             str(root / "cache"), "--clip-len", "4", "--downsample", "2", "--out", str(out),
-            "--n-boot", "20", "--head-inputs", "clip+centred", "--head-loss", "clip"]  # fmt: skip
+            "--n-boot", "20", "--head-precision", "bf16", "--head-inputs", "clip+centred",
+            "--head-loss", "clip"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     head = json.loads((out / "loocv.json").read_text())["settings"]["head"]
-    assert (head["inputs"], head["loss"]) == ("clip+centred", "clip")
+    assert (head["inputs"], head["loss"], head["precision"]) == ("clip+centred", "clip", "bf16")
     refused = CliRunner().invoke(app, [*args[:-4], "--head-inputs", "frames"])
     assert refused.exit_code != 0 and "frames" in refused.output
 

@@ -77,6 +77,23 @@ HeadInputsOption = Annotated[
         "(clip, the paper's head), or both.",
     ),
 ]
+
+
+class HeadPrecision(StrEnum):
+    """Precision of the symptom head's matrix products in training."""
+
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+HeadPrecisionOption = Annotated[
+    HeadPrecision,
+    typer.Option(
+        help="Matrix products of head training in fp32, or in bf16: about twice as fast on "
+        "CPUs with bf16 units (AMX, AVX512-BF16; see docs/benchmarks.md), slower on others. "
+        "Predictions move far less than with another --seed (tests/test_scoring.py).",
+    ),
+]
 Occlusion = Annotated[
     bool, typer.Option(help="Leave out clips whose lower face is mostly covered (a hand).")
 ]
@@ -96,14 +113,15 @@ def _faces(mode: FaceMode, tracks: Path | None, detector: str):
 
 
 def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, downsample,
-         occlusion, device, seed, workers, head_loss, head_inputs):  # fmt: skip
+         occlusion, device, seed, workers, head_loss, head_inputs, head_precision):  # fmt: skip
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.jobs import CohortJob
 
     return CohortJob(labels, scale, checkpoint, cache,
                      _embed_settings(clip_len, downsample, occlusion),
                      _faces(faces, tracks, detector),
-                     HeadSettings(seed=seed, loss=head_loss.value, inputs=head_inputs.value),
+                     HeadSettings(seed=seed, loss=head_loss.value, inputs=head_inputs.value,
+                                  precision=head_precision.value),
                      device, workers)  # fmt: skip
 
 
@@ -159,6 +177,7 @@ def loocv_command(
     workers: Workers = 1,
     head_loss: HeadLossOption = HeadLoss.interview,
     head_inputs: HeadInputsOption = HeadInputs.centred,
+    head_precision: HeadPrecisionOption = HeadPrecision.fp32,
     seed: Annotated[int, typer.Option(help="Seed of head training and bootstrap.")] = 0,
 ) -> None:
     """Leave-one-patient-out cross-validation of the symptom head, with agreement statistics."""
@@ -168,7 +187,7 @@ def loocv_command(
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
                clip_len, downsample, occlusion, device, seed, workers, head_loss,
-               head_inputs)  # fmt: skip
+               head_inputs, head_precision)  # fmt: skip
     with RichProgress() as progress:
         result = run_loocv(job, out, n_boot=n_boot, seed=seed, progress=progress)
     stdout.print(agreement_table(result))
@@ -193,6 +212,7 @@ def train_head_command(
     workers: Workers = 1,
     head_loss: HeadLossOption = HeadLoss.interview,
     head_inputs: HeadInputsOption = HeadInputs.centred,
+    head_precision: HeadPrecisionOption = HeadPrecision.fp32,
     seed: Annotated[int, typer.Option(help="Seed of head training.")] = 0,
 ) -> None:
     """Fit the symptom head on the whole cohort and save it as a bundle for `score`."""
@@ -201,7 +221,7 @@ def train_head_command(
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
                clip_len, downsample, occlusion, device, seed, workers, head_loss,
-               head_inputs)  # fmt: skip
+               head_inputs, head_precision)  # fmt: skip
     with RichProgress() as progress:
         info = run_train_head(job, out, seed=seed, progress=progress)
     stdout.print(f"head bundle: {out} ({info['cohort']['interviews']} interviews)")

@@ -44,6 +44,7 @@ from emoclip_clinic.scoring.scales import Scale
 
 HEAD_LOSSES = ("interview", "clip")
 HEAD_INPUTS = ("centred", "clip", "clip+centred")
+HEAD_PRECISIONS = ("fp32", "bf16")
 
 
 def head_inputs(clips: np.ndarray, inputs: str) -> np.ndarray:
@@ -73,6 +74,7 @@ class HeadSettings:
     seed: int = 0  # seed of initialisation and clip sampling
     loss: str = "interview"  # what fits the ratings: the drawn clips' mean, or each "clip"
     inputs: str = "centred"  # per-clip inputs: see head_inputs
+    precision: str = "fp32"  # matrix products in training: fp32, or bf16 (see fit_symptom_heads)
 
     def __post_init__(self) -> None:
         if self.loss not in HEAD_LOSSES:
@@ -82,6 +84,11 @@ class HeadSettings:
         if self.inputs not in HEAD_INPUTS:
             raise ConfigError(
                 f"head inputs must be one of {', '.join(HEAD_INPUTS)}, not {self.inputs!r}"
+            )
+        if self.precision not in HEAD_PRECISIONS:
+            raise ConfigError(
+                f"head precision must be one of {', '.join(HEAD_PRECISIONS)}, "
+                f"not {self.precision!r}"
             )
         if self.steps < 1 or self.clips_per_interview < 1:
             raise ConfigError("head steps and clips per interview must be at least 1")
@@ -213,8 +220,11 @@ class _FoldMLPs(nn.Module):
         hidden = hidden.view(len(x), folds, h)
         if self.training and self.p > 0:
             keep = torch.rand(len(x), 1, h, generator=generator) >= self.p
-            hidden = hidden * (keep / (1 - self.p))
-        return torch.baddbmm(self.b2[:, None], hidden.transpose(0, 1), self.w2)
+            hidden = hidden * (keep / (1 - self.p)).to(hidden.dtype)
+        by_fold = hidden.transpose(0, 1)
+        if by_fold.dtype != torch.float32:  # bf16 bmm's backward copies a strided batch slowly
+            by_fold = by_fold.contiguous()
+        return torch.baddbmm(self.b2[:, None], by_fold, self.w2)
 
     def head(
         self, fold: int, template: MLPHead, target_mean: np.ndarray, target_std: np.ndarray
@@ -252,6 +262,13 @@ def fit_symptom_heads(
     come within 0.08 mean PCC of scikit-learn's ridge regression on interview means
     (``tests/test_scoring.py``); the old defaults (raw targets, lr 1e-3) did not.
 
+    ``settings.precision = "bf16"`` runs the matrix products in bfloat16 (CPU autocast; the
+    weights, optimiser and loss stay fp32). On CPUs with bf16 units (AMX, AVX512-BF16) this
+    cuts the time of a step; elsewhere bf16 is emulated and slower. Inputs are first centred
+    on the cohort's mean clip, so that standardisation folded into the first layer does not
+    subtract two large bf16 numbers. Agreement against fp32 is tested in
+    ``tests/test_scoring.py``; timings are in docs/benchmarks.md.
+
     Args:
         clips: per interview, its (n_i, d) usable clip embeddings (turned into the head's
             inputs by :func:`head_inputs`).
@@ -267,6 +284,10 @@ def fit_symptom_heads(
     masks = np.asarray(train_masks, np.float64)
     mean, std = _fold_stats(clips, masks)
     padded, lengths = _padded(clips)
+    bf16 = settings.precision == "bf16"
+    centre = mean.mean(axis=0) if bf16 else np.zeros_like(mean[0])
+    if bf16:  # products of raw inputs lose their small deviations from a large mean in bf16
+        padded -= torch.from_numpy(centre).float()
     target_mean, target_std = _fold_target_stats(np.asarray(targets, np.float64), masks)
     y = torch.from_numpy((targets[None] - target_mean[:, None]) / target_std[:, None]).float()
     weight = torch.from_numpy(masks / masks.sum(axis=1, keepdims=True)).float()  # (F, n)
@@ -277,12 +298,14 @@ def fit_symptom_heads(
         model = _FoldMLPs(template, len(masks))
         optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr,
                                       weight_decay=settings.weight_decay)  # fmt: skip
-        mean_t, std_t = torch.from_numpy(mean).float(), torch.from_numpy(std).float()
+        mean_t, std_t = torch.from_numpy(mean - centre).float(), torch.from_numpy(std).float()
         rows, per = torch.arange(len(clips))[:, None], settings.clips_per_interview
         for _ in range(settings.steps):
             draw = torch.rand(len(clips), per, generator=generator)
             picks = padded[rows, (draw * lengths[:, None]).long()].reshape(-1, padded.shape[2])
-            out = model(picks, mean_t, std_t, generator).view(len(masks), len(clips), per, -1)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = model(picks, mean_t, std_t, generator)
+            out = out.float().view(len(masks), len(clips), per, -1)
             if settings.loss == "interview":  # the drawn clips' mean prediction fits the ratings
                 errors = ((out.mean(dim=2) - y) ** 2).mean(dim=2)  # (F, n)
             else:  # clip-level regression: every clip is labelled with its interview's ratings
