@@ -29,7 +29,7 @@ import csv
 from pathlib import Path
 
 from emoclip_clinic.data.mafw import VIDEO_SUFFIXES
-from emoclip_clinic.data.samples import ReadReport, VideoSample
+from emoclip_clinic.data.samples import ReadReport, VideoSample, listed_once
 from emoclip_clinic.errors import ConfigError, DataError
 
 # DFEW's label order: official label k (1-7) is DFEW_ORDER[k - 1], the authors' label k is [k].
@@ -182,19 +182,7 @@ def read_dfew(
         lines = lines[1:]
     report = ReadReport(path)
     samples: list[VideoSample] = []
-    first_seen: dict[str, int] = {}
-    for number, line in lines:
-        try:
-            clip_id, label = parse(line)
-        except ValueError as err:
-            report.skip(f"line {number}", str(err))
-            continue
-        if clip_id in first_seen:
-            report.skip(
-                f"line {number}", f"clip {clip_id} already listed on line {first_seen[clip_id]}"
-            )
-            continue
-        first_seen[clip_id] = number
+    for number, (clip_id, label) in listed_once(lines, parse, lambda row: row[0], report):
         media = _clip_path(folders, clip_id)
         if media is None:
             where = ", ".join(str(f.relative_to(root)) for f in folders)

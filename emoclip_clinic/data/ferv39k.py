@@ -28,7 +28,7 @@ from pathlib import Path
 from emoclip_clinic.data.afew import emotion_class
 from emoclip_clinic.data.dfew import annotation_lines
 from emoclip_clinic.data.mafw import VIDEO_SUFFIXES
-from emoclip_clinic.data.samples import ReadReport, VideoSample
+from emoclip_clinic.data.samples import ReadReport, VideoSample, listed_once
 from emoclip_clinic.errors import ConfigError, DataError
 
 # The EmoCLIP authors' label order: label k of their ``<split>_image.txt`` is FERV39K_ORDER[k].
@@ -150,21 +150,8 @@ def read_ferv39k(root: str | Path, split: str = "test") -> tuple[list[VideoSampl
         lines = lines[1:]
     report = ReadReport(path)
     samples: list[VideoSample] = []
-    first_seen: dict[str, int] = {}
-    for number, line in lines:
-        try:
-            parts, label = parse(line)
-        except ValueError as err:
-            report.skip(f"line {number}", str(err))
-            continue
+    for number, (parts, label) in listed_once(lines, parse, lambda row: "/".join(row[0]), report):
         sample_id = "_".join(parts)
-        if sample_id in first_seen:
-            report.skip(
-                f"line {number}",
-                f"clip {'/'.join(parts)} already listed on line {first_seen[sample_id]}",
-            )
-            continue
-        first_seen[sample_id] = number
         media = _clip_path(folder, parts)
         if media is None:
             report.skip(f"line {number}", f"no frames or video for {'/'.join(parts)} in {folder}")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+Parsed = TypeVar("Parsed")
 
 
 @dataclass(frozen=True)
@@ -45,3 +49,32 @@ class ReadReport:
                 + ")"
             )
         return text
+
+
+def listed_once(
+    lines: Iterable[tuple[int, str]],
+    parse: Callable[[str], Parsed],
+    clip_name: Callable[[Parsed], str],
+    report: ReadReport,
+) -> Iterator[tuple[int, Parsed]]:
+    """Numbered annotation lines, parsed, each clip once; the rest recorded in ``report``.
+
+    Args:
+        lines: (line number, text) pairs.
+        parse: a line's fields; raises ValueError, with the reason, for a broken line.
+        clip_name: the clip a parsed line names, as error messages show it.
+        report: gets a skip for every broken line and every clip listed a second time.
+    """
+    first_seen: dict[str, int] = {}
+    for number, line in lines:
+        try:
+            parsed = parse(line)
+        except ValueError as err:
+            report.skip(f"line {number}", str(err))
+            continue
+        name = clip_name(parsed)
+        if name in first_seen:
+            report.skip(f"line {number}", f"clip {name} already listed on line {first_seen[name]}")
+            continue
+        first_seen[name] = number
+        yield number, parsed
