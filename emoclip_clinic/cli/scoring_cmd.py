@@ -89,7 +89,7 @@ class HeadPrecision(StrEnum):
 HeadPrecisionOption = Annotated[
     HeadPrecision,
     typer.Option(
-        help="Matrix products of head training in fp32, or in bf16: about twice as fast on "
+        help="Matrix products of head training in fp32, or in bf16: 1.4-1.8x as fast on "
         "CPUs with bf16 units (AMX, AVX512-BF16; see docs/benchmarks.md), slower on others. "
         "Predictions move far less than with another --seed (tests/test_scoring.py).",
     ),
