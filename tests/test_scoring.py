@@ -308,6 +308,46 @@ def test_cache_is_reused_and_a_corrupt_recording_is_reported(cohort, tmp_path, m
     assert result["cohort"]["interviews"] == 11
 
 
+def test_a_corrected_track_file_is_embedded_again_not_served_from_the_cache(cohort, tmp_path):
+    import shutil
+
+    from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
+
+    root, checkpoint = cohort
+    shutil.copytree(root / "tracks", tmp_path / "tracks")
+    recording = root / "recordings" / "P00_I0.mp4"
+    encoder, faces = load_encoder(checkpoint), FaceOptions("tracks", tmp_path / "tracks")
+    before, _ = embed_cohort({"P00_I0": recording}, encoder, SETTINGS, faces, tmp_path / "cache")
+    track = tmp_path / "tracks" / "P00_I0.csv"
+    rows = track.read_text().splitlines()  # the face is now tracked in the first half only
+    track.write_text("\n".join(rows[: 1 + (len(rows) - 1) // 2]) + "\n")
+    after, _ = embed_cohort({"P00_I0": recording}, encoder, SETTINGS, faces, tmp_path / "cache")
+    assert after["P00_I0"].meta["cache_key"] != before["P00_I0"].meta["cache_key"]
+    assert before["P00_I0"].usable.all()
+    usable = after["P00_I0"].usable
+    assert usable.any() and not usable.all()  # the clips of the second half lost their face
+
+
+def test_a_cached_recording_builds_no_face_detector(cohort, tmp_path, monkeypatch):
+    from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
+
+    root, checkpoint = cohort
+    recording = {"P01_I0": root / "recordings" / "P01_I0.mp4"}
+    encoder, faces = load_encoder(checkpoint), FaceOptions("detector")
+    first, _ = embed_cohort(recording, encoder, SETTINGS, faces, tmp_path)
+    assert first["P01_I0"].meta["face_source"] == "detector:centerface:every2"
+
+    def forbidden(name):
+        raise AssertionError("a face detector was built for a cached recording")
+
+    monkeypatch.setattr("emoclip_clinic.faces.detectors.make_detector", forbidden)
+    again, _ = embed_cohort(recording, encoder, SETTINGS, faces, tmp_path)
+    np.testing.assert_array_equal(again["P01_I0"].embeddings, first["P01_I0"].embeddings)
+    with pytest.raises(ConfigError, match="unknown face detector 'mtcnn'"):
+        embed_cohort(recording, encoder, SETTINGS, FaceOptions("detector", detector="mtcnn"),
+                     tmp_path)  # fmt: skip
+
+
 def test_parallel_embedding_matches_one_process_and_reports_bad_recordings(cohort, tmp_path):
     from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
 

@@ -50,16 +50,28 @@ class RetinaFaceDetector:
         return out
 
 
+def detector_name(name: str) -> str:
+    """The name that the detector ``make_detector(name)`` builds reports, without building it.
+
+    Raises:
+        ConfigError: unknown name.
+    """
+    if name not in DETECTORS:
+        raise ConfigError(f"unknown face detector {name!r} (known: {', '.join(DETECTORS)})")
+    return "centerface" if name == "builtin" else name
+
+
 def make_detector(name: str) -> FaceDetector:
     """Build a detector by name (see :data:`DETECTORS`).
 
     Raises:
         ConfigError: unknown name, or a detector whose package or weights are missing.
     """
-    if name in ("builtin", "centerface"):
+    built = detector_name(name)
+    if built == "centerface":
         from emoclip_clinic.faces.centerface import CenterFaceDetector
 
         return CenterFaceDetector()
-    if name == "retinaface":
+    if built == "retinaface":
         return RetinaFaceDetector()
-    raise ConfigError(f"unknown face detector {name!r} (known: {', '.join(DETECTORS)})")
+    raise ConfigError(f"face detector {name!r} is listed but not built here")

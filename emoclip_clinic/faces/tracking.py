@@ -80,10 +80,15 @@ class DetectorTracker:
     def __init__(self, detector: FaceDetector, settings: TrackerSettings | None = None) -> None:
         self.detector = detector
         self.settings = settings or TrackerSettings()
-        self.description = f"detector:{detector.name}:every{self.settings.detect_every}"
+        self.description = self.describe(detector.name, self.settings)
         self._last: FaceBox | None = None
         self._misses = 0
         self._count = 0
+
+    @staticmethod
+    def describe(detector_name: str, settings: TrackerSettings) -> str:
+        """The description of a tracker around the detector of that name, without one."""
+        return f"detector:{detector_name}:every{settings.detect_every}"
 
     def _match(self, faces: list[FaceBox]) -> FaceBox | None:
         s = self.settings

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from emoclip_clinic.errors import ConfigError, DataError, EmoClipError
-from emoclip_clinic.faces.tracking import DetectorTracker, FaceSource, TrackFile, WholeFrame
+from emoclip_clinic.faces.tracking import (
+    DetectorTracker,
+    FaceSource,
+    TrackerSettings,
+    TrackFile,
+    WholeFrame,
+)
 from emoclip_clinic.faces.tracks import read_face_tracks
 from emoclip_clinic.models.checkpoints import load_checkpoint
 from emoclip_clinic.models.emoclip import EmoCLIP
@@ -51,6 +57,19 @@ class FaceOptions:
         path = folder / f"{recording.stem}.csv"
         return path if path.is_file() else None
 
+    def _track_for(self, recording: Path) -> Path | None:
+        """The track file to use, or None for a detector or the whole frame.
+
+        Raises:
+            DataError: mode "tracks" and the recording has no track file.
+        """
+        if self.mode in ("whole-frame", "detector"):
+            return None
+        track = self.track_file(recording)
+        if self.mode == "tracks" and track is None:
+            raise DataError(f"{recording}: no face-track file {recording.stem}.csv")
+        return track
+
     def source_for(self, recording: Path) -> FaceSource:
         """A fresh face source for one recording.
 
@@ -59,14 +78,31 @@ class FaceOptions:
         """
         if self.mode == "whole-frame":
             return WholeFrame()
-        track = self.track_file(recording)
-        if self.mode == "tracks" or (self.mode == "auto" and track is not None):
-            if track is None:
-                raise DataError(f"{recording}: no face-track file {recording.stem}.csv")
+        track = self._track_for(recording)
+        if track is not None:
             return TrackFile(read_face_tracks(track), name=track.name)
         from emoclip_clinic.faces.detectors import make_detector
 
         return DetectorTracker(make_detector(self.detector))
+
+    def source_key(self, recording: Path, memo_dir: Path | None = None) -> str:
+        """What identifies the recording's face source in cache keys; builds no source.
+
+        A track file enters with the SHA-256 of its content, so embeddings made from a file
+        that was corrected later are not taken for the corrected file's.
+
+        Raises:
+            DataError: mode "tracks" and the recording has no track file.
+            ConfigError: unknown detector name.
+        """
+        if self.mode == "whole-frame":
+            return WholeFrame.description
+        track = self._track_for(recording)
+        if track is not None:
+            return f"track-file:{track.name}:sha256:{content_hash(track, memo_dir)}"
+        from emoclip_clinic.faces.detectors import detector_name
+
+        return DetectorTracker.describe(detector_name(self.detector), TrackerSettings())
 
 
 @dataclass
@@ -86,8 +122,8 @@ def load_encoder(checkpoint: str | Path, device: str = "cpu") -> Encoder:
     return Encoder(model, info.config.name, info.weights_sha256, str(checkpoint))
 
 
-def _cache_entry(path, encoder, settings, faces, cache) -> tuple[str, dict[str, Any], FaceSource]:
-    """The cache key of a recording, the parts that define it, and its face source.
+def _cache_entry(path, encoder, settings, faces, cache) -> tuple[str, dict[str, Any]]:
+    """The cache key of a recording and the parts that define it; builds no face source.
 
     Checks the file first.
     """
@@ -95,26 +131,25 @@ def _cache_entry(path, encoder, settings, faces, cache) -> tuple[str, dict[str, 
         raise DataError(f"recording not found: {path}")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
-    source = faces.source_for(path)
     parts = {"recording_sha256": content_hash(path, cache.folder),
              "encoder_sha256": encoder.weights_sha256, "settings": settings.key_parts(),
-             "face_source": source.description}  # fmt: skip
-    return cache_key(parts), parts, source
+             "face_source": faces.source_key(path, cache.folder)}  # fmt: skip
+    return cache_key(parts), parts
 
 
-def _embed_fresh(path, encoder, settings, source, cache, key, parts, progress):
-    entry = embed_recording(path, encoder.model, source, settings, progress)
+def _embed_fresh(path, encoder, settings, faces, cache, key, parts, progress):
+    entry = embed_recording(path, encoder.model, faces.source_for(path), settings, progress)
     entry.meta |= {"cache_key": key, "key_parts": parts, "encoder": encoder.config_name}
     cache.put(key, entry)
     return entry
 
 
 def _embed_one(path, encoder, settings, faces, cache, progress) -> RecordingEmbeddings:
-    key, parts, source = _cache_entry(path, encoder, settings, faces, cache)
+    key, parts = _cache_entry(path, encoder, settings, faces, cache)
     cached = cache.get(key)
     if cached is not None:
         return cached
-    return _embed_fresh(path, encoder, settings, source, cache, key, parts, progress)
+    return _embed_fresh(path, encoder, settings, faces, cache, key, parts, progress)
 
 
 def embed_cohort(
@@ -146,7 +181,7 @@ def embed_cohort(
             if workers <= 1:
                 done[interview] = _embed_one(path, encoder, settings, faces, cache, progress)
             else:
-                key, parts, _ = _cache_entry(path, encoder, settings, faces, cache)
+                key, parts = _cache_entry(path, encoder, settings, faces, cache)
                 cached = cache.get(key)
                 if cached is None:
                     todo[interview] = (path, key, parts)
@@ -189,8 +224,8 @@ def _worker_embed(path, settings, faces, cache_dir, key, parts
     if "error" in _WORKER:
         return _WORKER["error"]
     try:
-        return _embed_fresh(path, _WORKER["encoder"], settings, faces.source_for(path),
-                            EmbeddingCache(cache_dir), key, parts, NO_PROGRESS)  # fmt: skip
+        return _embed_fresh(path, _WORKER["encoder"], settings, faces, EmbeddingCache(cache_dir),
+                            key, parts, NO_PROGRESS)  # fmt: skip
     except DataError as err:
         return str(err)
 
