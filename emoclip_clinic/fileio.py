@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
+from emoclip_clinic.errors import ConfigError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
@@ -68,13 +70,35 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder that replaces the folder ``path`` only if the block succeeds.
+def check_replaceable(path: str | Path, marker: str) -> None:
+    """Refuse a folder that :func:`atomic_dir` would replace but that is not ours to replace.
 
-    An existing folder at ``path`` is kept until the new one is complete.
+    A folder is replaced as a whole, so it must be absent, empty, or an earlier output of the
+    same kind (one that holds ``marker``): a results or data folder named by mistake is left
+    alone.
+
+    Raises:
+        ConfigError: ``path`` is a file, or a folder with other contents.
     """
     final = Path(path)
+    if final.exists() and not final.is_dir():
+        raise ConfigError(f"{final} is a file; the output needs a folder of that name")
+    if final.is_dir() and not (final / marker).is_file() and any(final.iterdir()):
+        raise ConfigError(
+            f"{final} already holds files but no {marker}, so it is not an earlier output of "
+            f"this kind; it would be replaced as a whole: choose a new or empty folder"
+        )
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, marker: str) -> Iterator[Path]:
+    """Yield a temporary folder that replaces the folder ``path`` only if the block succeeds.
+
+    An existing folder at ``path`` is kept until the new one is complete; it must be empty or
+    hold ``marker`` (see :func:`check_replaceable`).
+    """
+    final = Path(path)
+    check_replaceable(final, marker)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     old = final.with_name(f".{final.name}.old")

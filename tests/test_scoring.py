@@ -450,6 +450,31 @@ def test_train_head_then_score_and_refusals(cohort, tmp_path):
                         tmp_path / "scores", scale="cains_expression")  # fmt: skip
 
 
+def test_train_head_replaces_an_earlier_bundle_but_refuses_a_folder_of_other_files(
+    cohort, tmp_path, monkeypatch
+):
+    root, checkpoint = cohort
+    results = tmp_path / "results"
+    run_loocv(_job(root, checkpoint), results, n_boot=0)
+    kept = {p.name: p.read_bytes() for p in results.iterdir()}
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the cohort was embedded before the output folder was checked")
+
+    monkeypatch.setattr("emoclip_clinic.scoring.jobs._prepare", forbidden)
+    with pytest.raises(ConfigError, match=rf"{results}.*no bundle\.json.*new or empty folder"):
+        run_train_head(_job(root, checkpoint), results)
+    assert {p.name: p.read_bytes() for p in results.iterdir()} == kept
+    monkeypatch.undo()
+    bundle = tmp_path / "bundle"
+    run_train_head(_job(root, checkpoint), bundle)
+    run_train_head(_job(root, checkpoint), bundle, seed=1)  # an earlier bundle is replaced
+    assert json.loads((bundle / "bundle.json").read_text())["seed"] == 1
+    with pytest.raises(ConfigError, match="holds files but no emoclip.json"):
+        save_checkpoint(results, create_emoclip("emoclip-tiny"))
+    assert {p.name for p in results.iterdir()} == set(kept)
+
+
 def test_score_bad_recordings_lose_nothing(cohort, tmp_path):
     root, checkpoint = cohort
     run_train_head(_job(root, checkpoint), tmp_path / "bundle")

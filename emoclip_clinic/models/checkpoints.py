@@ -69,7 +69,7 @@ def save_checkpoint(
         The checkpoint folder.
     """
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, META_FILE) as tmp:
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
         meta = {
             "format": FORMAT_NAME,

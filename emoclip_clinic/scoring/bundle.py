@@ -35,7 +35,7 @@ def save_bundle(path: str | Path, head: FittedHead, info: dict[str, Any]) -> Pat
     tensors = {f"mlp.{k}": v.contiguous() for k, v in head.model.state_dict().items()}
     tensors["feature_mean"] = torch.from_numpy(head.feature_mean).float()
     tensors["feature_std"] = torch.from_numpy(head.feature_std).float()
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, META) as tmp:
         save_file(tensors, str(tmp / WEIGHTS))
         meta = {"format": FORMAT, "version": 1, "target_columns": list(head.target_columns),
                 "head_sha256": sha256_file(tmp / WEIGHTS), "versions": package_versions(),

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from emoclip_clinic.errors import CheckpointError
-from emoclip_clinic.fileio import atomic_path, json_safe, write_json_atomic
+from emoclip_clinic.fileio import atomic_path, check_replaceable, json_safe, write_json_atomic
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
+from emoclip_clinic.scoring.bundle import META as BUNDLE_META
 from emoclip_clinic.scoring.bundle import save_bundle
 from emoclip_clinic.scoring.embed import EmbedSettings
 from emoclip_clinic.scoring.head import HeadSettings
@@ -122,7 +123,12 @@ def run_loocv(
 def run_train_head(
     job: CohortJob, out: Path, seed: int = 0, progress: ProgressHook = NO_PROGRESS
 ) -> dict[str, Any]:
-    """Fit the head on the whole cohort; save a bundle with a LOOCV-based prediction interval."""
+    """Fit the head on the whole cohort; save a bundle with a LOOCV-based prediction interval.
+
+    Raises:
+        ConfigError: ``out`` holds files but is not a bundle (checked before any work).
+    """
+    check_replaceable(out, BUNDLE_META)
     scale, encoder, _, failed, data = _prepare(job, progress)
     predictions = leave_one_patient_out(data, scale, job.head, progress)
     head = fit_head_on(data, scale, job.head)
