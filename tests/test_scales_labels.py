@@ -179,13 +179,17 @@ def test_given_total_is_checked_against_the_items(tmp_path):
     [
         (["P1,I1,a.mp4,1,2,3,4,5,6,9"], r"line 2: N7 = 9 is outside the range 1-7"),
         (
-            ["P1,I1,a.mp4,1,2,3,4,5,6,7", "P1,I2,a.mp4,1,two,3,4,5,6,7"],
+            ["P1,I1,a.mp4,1,2,3,4,5,6,7", "P1,I2,b.mp4,1,two,3,4,5,6,7"],
             r"line 3: N2 = 'two' is not a number",
         ),
         (["P1,I1,a.mp4,1,2,3,4,5,,7"], r"line 2: N6 is empty"),
         (
             ["P1,I1,a.mp4,1,1,1,1,1,1,1", "P2,I1,b.mp4,1,1,1,1,1,1,1"],
             r"line 3: duplicate interview_id 'I1' \(first on line 2\)",
+        ),
+        (
+            ["P1,I1,a.mp4,1,1,1,1,1,1,1", "P2,I2,sub/../a.mp4,1,1,1,1,1,1,1"],
+            r"line 3: recording sub/../a.mp4 is already listed on line 2; each interview needs",
         ),
         (
             ["P1,I1,a.mp4,1,1,1,1,1,1,1", "P9,I2,b.mp4,1,1,1,1,1,1,1"],
@@ -203,7 +207,7 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path, rows, message):
 
 
 def test_several_problems_are_reported_together(tmp_path):
-    path = _write_csv(tmp_path, "P1,I1,a.mp4,0,1,1,1,1,1,1", "P1,I2,a.mp4,1,1,1,1,1,1,8")
+    path = _write_csv(tmp_path, "P1,I1,a.mp4,0,1,1,1,1,1,1", "P1,I2,b.mp4,1,1,1,1,1,1,8")
     with pytest.raises(DataError, match=r"2 problems: line 2: N1 = 0 .*; line 3: N7 = 8"):
         read_labels(path, "panss_negative")
 

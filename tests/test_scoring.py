@@ -348,6 +348,19 @@ def test_a_cached_recording_builds_no_face_detector(cohort, tmp_path, monkeypatc
                      tmp_path)  # fmt: skip
 
 
+def test_two_interviews_with_copies_of_one_video_are_refused(cohort, tmp_path):
+    import shutil
+
+    root, checkpoint = cohort
+    copy = tmp_path / "cohort"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("ckpt"))
+    shutil.copy(copy / "recordings" / "P00_I0.mp4", copy / "recordings" / "P01_I0.mp4")
+    with pytest.raises(DataError, match=r"labels\.csv: the recordings of interviews 'P00_I0' "
+                                        r"and 'P01_I0' are the same video"):  # fmt: skip
+        run_loocv(_job(copy, checkpoint), tmp_path / "out", n_boot=0)
+    assert not (tmp_path / "out" / "loocv.json").exists()
+
+
 def test_parallel_embedding_matches_one_process_and_reports_bad_recordings(cohort, tmp_path):
     from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
 
@@ -470,7 +483,7 @@ def test_train_head_replaces_an_earlier_bundle_but_refuses_a_folder_of_other_fil
     run_train_head(_job(root, checkpoint), bundle)
     run_train_head(_job(root, checkpoint), bundle, seed=1)  # an earlier bundle is replaced
     assert json.loads((bundle / "bundle.json").read_text())["seed"] == 1
-    with pytest.raises(ConfigError, match="holds files but no emoclip.json"):
+    with pytest.raises(ConfigError, match=r"holds files but no emoclip\.json"):
         save_checkpoint(results, create_emoclip("emoclip-tiny"))
     assert {p.name for p in results.iterdir()} == set(kept)
 

@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emoclip_clinic.errors import CheckpointError
+from emoclip_clinic.errors import CheckpointError, DataError
 from emoclip_clinic.fileio import atomic_path, check_replaceable, json_safe, write_json_atomic
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
 from emoclip_clinic.scoring.bundle import META as BUNDLE_META
 from emoclip_clinic.scoring.bundle import save_bundle
+from emoclip_clinic.scoring.cache import RecordingEmbeddings
 from emoclip_clinic.scoring.embed import EmbedSettings
 from emoclip_clinic.scoring.head import HeadSettings
 from emoclip_clinic.scoring.labels import read_labels
@@ -60,7 +61,23 @@ def _prepare(job: CohortJob, progress: ProgressHook):
     recordings = dict(zip(labels.table["interview_id"], labels.recordings, strict=True))
     embeddings, failed = embed_cohort(recordings, encoder, job.embed, job.faces, job.cache_dir,
                                       progress, job.workers)  # fmt: skip
+    _check_distinct(embeddings, job.labels)
     return scale, encoder, embeddings, failed, cohort_data(labels, embeddings)
+
+
+def _check_distinct(embeddings: dict[str, RecordingEmbeddings], labels: Path) -> None:
+    """Refuse two interviews whose recordings are copies of one video (content, not name)."""
+    seen: dict[str, str] = {}
+    for interview, entry in embeddings.items():
+        digest = entry.meta.get("key_parts", {}).get("recording_sha256")
+        if digest in seen:
+            raise DataError(
+                f"{labels}: the recordings of interviews '{seen[digest]}' and '{interview}' are "
+                f"the same video (SHA-256 {digest[:16]}...); a copy would be in the training "
+                f"and the test folds at once"
+            )
+        if digest:
+            seen[digest] = interview
 
 
 def _items_info(scale: Scale) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ line a row starts on, so a user can open the file there; blank lines are skipped
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,12 +202,17 @@ def _check_ids(
 def _resolve_recordings(
     table: pd.DataFrame, folder: Path, problems: _Problems, check: bool
 ) -> list[str]:
-    resolved = []
+    resolved, first_line = [], {}
     for value, line in zip(table["recording"], table["line"], strict=True):
         path = Path(value).expanduser()
         path = path if path.is_absolute() else folder / path
         if check and value and not path.is_file():
             problems.add(int(line), f"recording not found: {path}")
+        real = os.path.realpath(path)
+        if value and real in first_line:  # the same video in two folds would leak
+            where = f"already listed on line {first_line[real]}"
+            problems.add(int(line), f"recording {value} is {where}; each interview needs its own")
+        first_line.setdefault(real, int(line))
         resolved.append(str(path))
     return resolved
 
@@ -232,7 +238,7 @@ def read_labels(
     Raises:
         DataError: Naming the file, the line and the problem (missing column or value, value not
             a number or out of range, total not the sum, duplicate interview id, unknown
-            patient, missing recording, empty file).
+            patient, missing recording, a recording listed twice, empty file).
         ConfigError: If ``scale`` is an unknown name or an invalid file.
     """
     csv_path = Path(path).expanduser()
