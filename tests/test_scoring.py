@@ -14,6 +14,7 @@ from emoclip_clinic.errors import CheckpointError, ConfigError, DataError
 from emoclip_clinic.faces.boxes import FaceBox
 from emoclip_clinic.faces.tracking import DetectorTracker, TrackerSettings
 from emoclip_clinic.faces.tracks import read_face_tracks
+from emoclip_clinic.fileio import json_safe
 from emoclip_clinic.models import create_emoclip
 from emoclip_clinic.models.checkpoints import save_checkpoint
 from emoclip_clinic.scoring import embed as embed_module
@@ -486,6 +487,27 @@ def test_train_head_replaces_an_earlier_bundle_but_refuses_a_folder_of_other_fil
     with pytest.raises(ConfigError, match=r"holds files but no emoclip\.json"):
         save_checkpoint(results, create_emoclip("emoclip-tiny"))
     assert {p.name for p in results.iterdir()} == set(kept)
+
+
+def test_prediction_intervals_are_the_conformal_rank_and_the_whole_scale_when_too_few():
+    from types import SimpleNamespace
+
+    from emoclip_clinic.scoring.jobs import score_table
+    from emoclip_clinic.scoring.loocv import residual_quantiles
+
+    def quantile(n):  # residuals 1, 2, ..., n in shuffled order
+        residuals = np.random.default_rng(n).permutation(np.arange(1.0, n + 1))
+        ratings = pd.DataFrame({"N1": residuals + 3.0})
+        return residual_quantiles(SimpleNamespace(ratings=ratings), ratings * 0 + 3.0)["N1"]
+
+    assert quantile(39) == (-38.0, 38.0)  # ceil(40 * 0.95) = 38th smallest of 39
+    assert quantile(19) == (-19.0, 19.0)  # ceil(20 * 0.95) = 19th: the largest
+    assert quantile(18) == (-np.inf, np.inf)  # the 19th of 18 does not exist
+    meta = {"target_columns": ["N1"], "scale": {"ranges": {"N1": [1, 7]}},
+            "interval_95": json_safe({"N1": quantile(18)})}  # fmt: skip
+    assert meta["interval_95"]["N1"] == [None, None]  # as bundle.json stores it
+    row = score_table(meta, np.array([4.2])).loc["N1"]
+    assert (row["interval_low"], row["predicted"], row["interval_high"]) == (1, 4.2, 7)
 
 
 def test_score_bad_recordings_lose_nothing(cohort, tmp_path):

@@ -184,7 +184,9 @@ def score_table(meta: dict[str, Any], prediction: np.ndarray) -> pd.DataFrame:
     rows = []
     for column, value in zip(meta["target_columns"], prediction, strict=True):
         low, high = meta["scale"]["ranges"][column]
+        # None: an infinite half-width (too few interviews for 95%), the whole scale
         r_low, r_high = meta["interval_95"][column]
+        r_low, r_high = -np.inf if r_low is None else r_low, np.inf if r_high is None else r_high
         rows.append({"item": column, "predicted": float(value),
                      "interval_low": float(np.clip(value + r_low, low, high)),
                      "interval_high": float(np.clip(value + r_high, low, high)),

@@ -120,13 +120,15 @@ def residual_quantiles(
     ceil((n + 1) * coverage)-th smallest of n, so that a new interview's rating falls within
     prediction +/- q with probability at least ``coverage`` if it resembles the cohort
     (Lei et al. 2018, split conformal prediction; the LOOCV residuals play the calibration set).
+    With too few interviews for that rank (n < 19 at 95%) no finite ``q`` has the coverage and
+    ``q`` is infinite: the interval is the whole scale.
     """
     residuals = (data.ratings - predictions).abs()
     n = len(residuals)
-    rank = min(n, int(np.ceil((n + 1) * coverage)))
+    rank = int(np.ceil((n + 1) * coverage))
     quantiles = {}
     for column in residuals.columns:
-        q = float(np.sort(residuals[column].to_numpy())[rank - 1])
+        q = float(np.sort(residuals[column].to_numpy())[rank - 1]) if rank <= n else np.inf
         quantiles[column] = (-q, q)
     return quantiles
 
