@@ -464,6 +464,24 @@ def test_train_head_then_score_and_refusals(cohort, tmp_path):
                         tmp_path / "scores", scale="cains_expression")  # fmt: skip
 
 
+def test_score_gives_the_head_the_kind_of_input_it_was_trained_on(cohort, tmp_path):
+    from emoclip_clinic.scoring.pipeline import FaceOptions
+
+    root, checkpoint = cohort
+    recording, whole = root / "recordings" / "P01_I1.mp4", FaceOptions("whole-frame")
+    run_train_head(_job(root, checkpoint, faces=whole), tmp_path / "whole")
+    run_train_head(_job(root, checkpoint), tmp_path / "crops")  # auto: the track files
+    as_trained = score_recording(recording, tmp_path / "whole", checkpoint, tmp_path / "a")
+    assert as_trained["face_source"] == "whole-frame"  # not the track file beside it
+    assert score_recording(recording, tmp_path / "crops", checkpoint,
+                           tmp_path / "b")["face_source"].startswith("track-file:")  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"trained on whole frames.*--faces tracks"):
+        score_recording(recording, tmp_path / "whole", checkpoint, tmp_path / "c",
+                        FaceOptions("tracks"))  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"trained on face crops \(--faces auto\)"):
+        score_recording(recording, tmp_path / "crops", checkpoint, tmp_path / "c", whole)
+
+
 def test_train_head_replaces_an_earlier_bundle_but_refuses_a_folder_of_other_files(
     cohort, tmp_path, monkeypatch
 ):

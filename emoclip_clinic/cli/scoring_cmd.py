@@ -237,7 +237,13 @@ def score_command(
         str | None, typer.Option(help="Refuse the head unless it predicts this scale.")
     ] = None,
     cache: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = None,
-    faces: Faces = FaceMode.auto,
+    faces: Annotated[
+        FaceMode | None,
+        typer.Option(
+            help="auto: track files if present, else the face detector [default: "
+            "whole-frame if the head was trained on whole frames, else auto]."
+        ),
+    ] = None,
     tracks: TracksDir = None,
     detector: Detector = "builtin",
     occlusion: Annotated[
@@ -253,7 +259,10 @@ def score_command(
     from emoclip_clinic.scoring.score import score_recording
 
     with RichProgress() as progress:
-        result = score_recording(recording, head, checkpoint, out, _faces(faces, tracks, detector),
+        if faces is None and (tracks is not None or detector != "builtin"):
+            faces = FaceMode.auto  # a track folder or a detector was asked for: face crops
+        chosen = None if faces is None else _faces(faces, tracks, detector)
+        result = score_recording(recording, head, checkpoint, out, chosen,
                                  cache, _scale_name(scale) if scale else None, device,
                                  progress, occlusion)  # fmt: skip
     stdout.print(score_table(result))

@@ -154,6 +154,7 @@ def run_train_head(
                   "ranges": {i["id"]: [i["min"], i["max"]] for i in _items_info(scale)}},
         "encoder": {"config": encoder.config_name, "sha256": encoder.weights_sha256},
         "embed_settings": asdict(job.embed), "head_settings": asdict(job.head),
+        "faces": {"mode": job.faces.mode, "detector": job.faces.detector},
         "interval_95": residual_quantiles(data, predictions),
         "cohort": summary(data) | {"labels_sha256": sha256_file(job.labels)},
         "failed_recordings": failed, "seed": seed,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emoclip_clinic.errors import DataError
+from emoclip_clinic.errors import CheckpointError, DataError
 from emoclip_clinic.fileio import atomic_path, json_safe, write_json_atomic
 from emoclip_clinic.models.build import get_tokenizer
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
@@ -80,6 +80,20 @@ def _timeline(entry, head, meta, encoder) -> pd.DataFrame:
     return frame
 
 
+def _faces_as_trained(faces: FaceOptions | None, meta: dict[str, Any], bundle: Path) -> FaceOptions:
+    trained = meta.get("faces", {}).get("mode")  # None in bundles written before it was kept
+    if faces is None:
+        detector = meta.get("faces", {}).get("detector", FaceOptions.detector)
+        return FaceOptions("whole-frame" if trained == "whole-frame" else "auto", None, detector)
+    if trained is not None and (trained == "whole-frame") != (faces.mode == "whole-frame"):
+        how = "whole frames" if trained == "whole-frame" else "face crops"
+        raise CheckpointError(
+            f"{bundle}: the head was trained on {how} (--faces {trained}); scoring with "
+            f"--faces {faces.mode} would give it inputs of another kind"
+        )
+    return faces
+
+
 def bundle_ranges(meta: dict[str, Any]) -> Ranges:
     """The item and total ranges recorded in a bundle."""
     ranges, scale = meta["scale"]["ranges"], meta["scale"]
@@ -101,22 +115,26 @@ def score_recording(
     """Score one recording; write ``<stem>_score.json`` and ``<stem>_timeline.csv``.
 
     Clips are cut as the head's bundle says; ``occlusion`` True or False switches the
-    occlusion flag on (default limit) or off, None keeps the bundle's setting.
+    occlusion flag on (default limit) or off, None keeps the bundle's setting. ``faces`` None
+    means as trained: whole frames for a head trained on whole frames, else track files where
+    there are some and the face detector otherwise.
 
     Raises:
-        CheckpointError: the head does not fit the encoder or the scale.
+        CheckpointError: the head does not fit the encoder or the scale, or it was trained on
+            whole frames and ``faces`` crops the face (or the other way round).
         DataError: missing, empty or undecodable recording, or no usable face in it.
     """
     head, meta = load_bundle(bundle)
     encoder = load_encoder(checkpoint, device)
     check_bundle_fits(meta, encoder.weights_sha256, scale)
     settings = EmbedSettings(**meta["embed_settings"])
+    faces = _faces_as_trained(faces, meta, bundle)
     if occlusion is not None:
         limit = EmbedSettings.max_occluded_fraction if occlusion else None
         settings = replace(settings, max_occluded_fraction=limit)
     cache = cache_dir or out_dir / "cache"
     done, failed = embed_cohort({recording.stem: recording}, encoder, settings,
-                                faces or FaceOptions(), cache, progress)  # fmt: skip
+                                faces, cache, progress)  # fmt: skip
     if failed:
         raise DataError(failed[recording.stem])
     entry = done[recording.stem]
