@@ -266,7 +266,9 @@ def fit_symptom_heads(
     weights, optimiser and loss stay fp32). On CPUs with bf16 units (AMX, AVX512-BF16) this
     cuts the time of a step; elsewhere bf16 is emulated and slower. Inputs are first centred
     on the cohort's mean clip, so that standardisation folded into the first layer does not
-    subtract two large bf16 numbers. Agreement against fp32 is tested in
+    subtract two large bf16 numbers. That centre includes every fold's held-out patient: it
+    cancels exactly in fp32, but in bf16 the rounding of the centred inputs lets the held-out
+    patient touch its own fold's model at rounding level. Agreement against fp32 is tested in
     ``tests/test_scoring.py``; timings are in docs/benchmarks.md.
 
     Args:
