@@ -329,6 +329,24 @@ def test_a_corrected_track_file_is_embedded_again_not_served_from_the_cache(coho
     assert usable.any() and not usable.all()  # the clips of the second half lost their face
 
 
+def test_embeddings_made_in_bf16_on_a_gpu_are_not_served_to_a_cpu_run(cohort, tmp_path,
+                                                                        monkeypatch):  # fmt: skip
+    from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
+    from emoclip_clinic.train.evaluate import inference_precision
+
+    assert inference_precision(torch.device("cuda")) == "bf16"  # no GPU needed to ask
+    assert inference_precision(torch.device("cpu")) == "fp32"
+    root, checkpoint = cohort
+    recording = {"P02_I0": root / "recordings" / "P02_I0.mp4"}
+    encoder, faces = load_encoder(checkpoint), FaceOptions("tracks", root / "tracks")
+    cpu, _ = embed_cohort(recording, encoder, SETTINGS, faces, tmp_path)
+    monkeypatch.setattr("emoclip_clinic.scoring.pipeline.inference_precision", lambda d: "bf16")
+    gpu, _ = embed_cohort(recording, encoder, SETTINGS, faces, tmp_path)
+    assert gpu["P02_I0"].meta["cache_key"] != cpu["P02_I0"].meta["cache_key"]
+    assert gpu["P02_I0"].meta["key_parts"]["precision"] == "bf16"
+    assert "precision" not in cpu["P02_I0"].meta["key_parts"]
+
+
 def test_a_cached_recording_builds_no_face_detector(cohort, tmp_path, monkeypatch):
     from emoclip_clinic.scoring.pipeline import FaceOptions, embed_cohort, load_encoder
 

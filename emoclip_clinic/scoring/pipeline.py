@@ -32,6 +32,7 @@ from emoclip_clinic.scoring.cache import (
     content_hash,
 )
 from emoclip_clinic.scoring.embed import EmbedSettings, embed_recording
+from emoclip_clinic.train.evaluate import inference_precision
 
 logger = logging.getLogger(__name__)
 FACE_MODES = ("auto", "tracks", "detector", "whole-frame")
@@ -134,6 +135,9 @@ def _cache_entry(path, encoder, settings, faces, cache) -> tuple[str, dict[str, 
     parts = {"recording_sha256": content_hash(path, cache.folder),
              "encoder_sha256": encoder.weights_sha256, "settings": settings.key_parts(),
              "face_source": faces.source_key(path, cache.folder)}  # fmt: skip
+    precision = inference_precision(next(encoder.model.parameters()).device)
+    if precision != "fp32":  # bf16 on a GPU: not the CPU's entry (fp32 keys stay as they were)
+        parts["precision"] = precision
     return cache_key(parts), parts
 
 

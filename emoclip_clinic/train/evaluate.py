@@ -25,10 +25,15 @@ class EmbeddedSet:
     failed: list[tuple[int, str]]  # (index, reason) of clips that could not be read
 
 
+def inference_precision(device: torch.device) -> str:
+    """The precision :func:`autocast_for` runs a model in on ``device``: bf16 or fp32."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
 def autocast_for(device: torch.device) -> contextlib.AbstractContextManager[None]:
     """bf16 autocast on CUDA (as in training); full precision on CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if inference_precision(device) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
