@@ -11,13 +11,31 @@ import contextlib
 import json
 import math
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
 from emoclip_clinic.errors import ConfigError
+
+
+def reserve_hidden(final: Path, suffix: str, directory: bool = False) -> Path:
+    """Create an empty, uniquely named hidden file (or folder) beside ``final``; return it.
+
+    ``tempfile`` would create it with mode 0600 (0700), which the rename would carry over to
+    the output, unreadable to colleagues; here the umask decides, as for any new file.
+    """
+    while True:
+        candidate = final.with_name(f".{final.name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            if directory:
+                os.mkdir(candidate, 0o777)
+            else:
+                os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
 
 
 @contextlib.contextmanager
@@ -30,11 +48,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.name}.", suffix=suffix + ".tmp", dir=final.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = reserve_hidden(final, suffix + ".tmp")
     try:
         yield tmp
         os.replace(tmp, final)
@@ -100,7 +114,7 @@ def atomic_dir(path: str | Path, marker: str) -> Iterator[Path]:
     final = Path(path)
     check_replaceable(final, marker)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = reserve_hidden(final, ".tmp", directory=True)
     old = final.with_name(f".{final.name}.old")
     try:
         yield tmp

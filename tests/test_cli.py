@@ -76,3 +76,46 @@ def test_user_mistake_is_one_line_without_traceback():
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: unknown model config 'no-such-model'")
     assert "Traceback" not in result.stderr
+
+
+def test_first_run_mistakes_are_one_line_each_and_outputs_are_readable_by_colleagues(tmp_path):
+    import os
+    import stat
+
+    import torch
+
+    from emoclip_clinic.models import create_emoclip
+    from emoclip_clinic.models.checkpoints import save_checkpoint
+    from tests.toy_cohort import make_toy_cohort
+
+    root = make_toy_cohort(tmp_path / "cohort", patients=3)
+    torch.manual_seed(0)
+    ckpt = str(save_checkpoint(tmp_path / "ckpt", create_emoclip("emoclip-tiny")))
+    labels, afile = str(root / "labels.csv"), tmp_path / "afile"
+    afile.write_text("not a folder")
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "bundle.json").write_text('{"format": "emoclip-clinic-head", "scale"')
+    (bundle / "head.safetensors").write_bytes(b"")
+    common = ["--checkpoint", ckpt, "--cache", str(tmp_path / "cache"), "--clip-len", "4"]
+    cases = [
+        (["loocv", labels, *common, "--device", "gpu"], 2, "unknown device 'gpu': use auto"),
+        (["loocv", labels, *common, "--out", str(afile)], 1, f"{afile}: File exists"),
+        (["loocv", labels, *common, "--downsample", "0"], 2, "'--downsample': Input should be"),
+        (["score", str(root / "recordings" / "P00_I0.mp4"), "--head", str(bundle), *common[:2]],
+         1, f"{bundle / 'bundle.json'}: not readable JSON"),
+    ]  # fmt: skip
+    if not torch.cuda.is_available():
+        cases.append((["loocv", labels, *common, "--device", "cuda"], 2, "no CUDA GPU"))
+    for args, code, message in cases:
+        result = run_cli(*args)
+        assert result.returncode == code, (args, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    umask = os.umask(0o022)
+    try:
+        result = run_cli("loocv", labels, *common, "--out", str(tmp_path / "ok"), "--n-boot", "0")
+    finally:
+        os.umask(umask)
+    assert result.returncode == 0, result.stderr
+    for name in ("loocv.json", "loocv_predictions.csv"):  # not tempfile's owner-only 0600
+        assert stat.S_IMODE((tmp_path / "ok" / name).stat().st_mode) == 0o644

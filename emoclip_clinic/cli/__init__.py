@@ -71,6 +71,12 @@ def main() -> None:
 
         error_line(str(err))
         sys.exit(err.exit_code)
+    except OSError as err:  # the file system refused: an output path that is a file, no space
+        from emoclip_clinic.cli.console import error_line
+
+        where = f"{err.filename}: " if err.filename else ""
+        error_line(f"{where}{err.strerror or err}")
+        sys.exit(1)
     except KeyboardInterrupt:
         from emoclip_clinic.cli.console import error_line
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from emoclip_clinic.cli import app
+from emoclip_clinic.devices import DEVICE_HELP
 
 
 class LabelType(StrEnum):
@@ -73,8 +74,8 @@ def pretrain_command(
     ] = None,
     fold: Annotated[int, typer.Option(help="Held-out test fold (1-5).")] = 1,
     label_type: Annotated[LabelType, typer.Option(help="Annotation set.")] = LabelType.single,
-    frames: Annotated[int, typer.Option(help="Frames per clip after downsampling.")] = 16,
-    downsample: Annotated[int, typer.Option(help="Temporal downsampling factor.")] = 4,
+    frames: Annotated[int, typer.Option(min=1, help="Frames per clip after downsampling.")] = 16,
+    downsample: Annotated[int, typer.Option(min=1, help="Temporal downsampling factor.")] = 4,
     batch_size: Annotated[int, typer.Option(help="Clips per process and step.")] = 32,
     accumulate: Annotated[int, typer.Option(help="Micro-batches per optimiser step.")] = 1,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
@@ -89,7 +90,7 @@ def pretrain_command(
     grad_clip: Annotated[float, typer.Option(help="Max gradient norm (0: off).")] = 1.0,
     val_fraction: Annotated[float, typer.Option(help="Training identities for validation.")] = 0.1,
     workers: Annotated[int, typer.Option(help="Data-loader worker processes.")] = 2,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     augment: Annotated[
         Augment,
         typer.Option(

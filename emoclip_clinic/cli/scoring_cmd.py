@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from emoclip_clinic.cli import app
+from emoclip_clinic.devices import DEVICE_HELP
 
 
 class FaceMode(StrEnum):
@@ -28,12 +29,18 @@ Faces = Annotated[
     FaceMode, typer.Option(help="auto: track files if present, else the face detector.")
 ]
 TracksDir = Annotated[
-    Path | None, typer.Option(help="Folder of <recording>.csv face tracks (OpenFace-style).")
+    Path | None,
+    typer.Option(
+        exists=True,
+        file_okay=False,
+        help="Folder of <recording>.csv face tracks (OpenFace-style) [default: tracks/ beside "
+        "the recordings' folder].",
+    ),
 ]
 Detector = Annotated[str, typer.Option(help="Face detector for --faces detector/auto.")]
-ClipLen = Annotated[int, typer.Option(help="Frames per clip after downsampling.")]
-Downsample = Annotated[int, typer.Option(help="Keep every k-th frame.")]
-Device = Annotated[str, typer.Option(help="cpu or cuda.")]
+ClipLen = Annotated[int, typer.Option(min=1, help="Frames per clip after downsampling.")]
+Downsample = Annotated[int, typer.Option(min=1, help="Keep every k-th frame.")]
+Device = Annotated[str, typer.Option(help=DEVICE_HELP)]
 Workers = Annotated[
     int,
     typer.Option(

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from emoclip_clinic.cli import app
+from emoclip_clinic.devices import DEVICE_HELP
 
 
 class Dataset(StrEnum):
@@ -43,16 +44,18 @@ def zeroshot_command(
     baseline: Annotated[
         Path | None, typer.Option(help="Frame-ensemble CLIP checkpoint (pretrain --pooling mean).")
     ] = None,
-    frames: Annotated[int, typer.Option(help="Frames per window.")] = 16,
-    downsample: Annotated[int, typer.Option(help="Temporal downsampling.")] = 4,
-    windows: Annotated[int, typer.Option(help="Windows averaged per video (multi-clip).")] = 1,
+    frames: Annotated[int, typer.Option(min=1, help="Frames per window.")] = 16,
+    downsample: Annotated[int, typer.Option(min=1, help="Temporal downsampling.")] = 4,
+    windows: Annotated[
+        int, typer.Option(min=1, help="Windows averaged per video (multi-clip).")
+    ] = 1,
     linear_probe: Annotated[
         bool, typer.Option(help="Also fit the supervised MLP probe on the training split.")
     ] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for intervals.")] = 1000,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("zeroshot"),
     workers: Annotated[int, typer.Option(help="Data-loader workers.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed of bootstrap and probe.")] = 0,
 ) -> None:
     """Recognise expressions from class descriptions; print and save the comparison table."""
@@ -90,7 +93,7 @@ def _print_table(stdout, frame, chance: dict[str, float]) -> None:
     from rich.table import Table
 
     def cell(value: float, low: float | None = None, high: float | None = None) -> str:
-        if value != value:  # NaN
+        if value is None or value != value:  # undefined (NaN, or None from the JSON form)
             return "-"
         text = f"{100 * value:.1f}"
         return text if low is None or low != low else f"{text} [{100 * low:.1f}, {100 * high:.1f}]"
@@ -100,7 +103,8 @@ def _print_table(stdout, frame, chance: dict[str, float]) -> None:
         rich_table.add_row(
             r["model"], r["view"], r["text"], cell(r["uar"], r["uar_ci_low"], r["uar_ci_high"]),
             cell(r["war"], r["war_ci_low"], r["war_ci_high"]), cell(r["macro_f1"]),
-            f"{r['macro_auc']:.3f}" if r["macro_auc"] == r["macro_auc"] else "-",
+            "-" if r["macro_auc"] is None or r["macro_auc"] != r["macro_auc"]
+            else f"{r['macro_auc']:.3f}",
         )  # fmt: skip
     stdout.print(rich_table)
     stdout.print(

@@ -24,6 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from emoclip_clinic.devices import resolve_device
 from emoclip_clinic.errors import CheckpointError
 from emoclip_clinic.fileio import atomic_dir
 from emoclip_clinic.models.build import create_emoclip, resolve_config
@@ -153,7 +154,7 @@ def load_checkpoint(
     model = create_emoclip(info.config)
     _check_part(str(weights), "the weights", state, model.state_dict(), require_all=True)
     model.load_state_dict(state)
-    return model.to(device).eval(), info
+    return model.to(resolve_device(device) if isinstance(device, str) else device).eval(), info
 
 
 # -- the authors' format ----------------------------------------------------------------------

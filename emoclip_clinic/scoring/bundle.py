@@ -28,6 +28,8 @@ from emoclip_clinic.scoring.head import FittedHead
 FORMAT = "emoclip-clinic-head"
 WEIGHTS = "head.safetensors"
 META = "bundle.json"
+# What score needs of bundle.json (train-head writes more).
+SCORE_KEYS = ("target_columns", "head_sha256", "scale", "encoder", "embed_settings", "interval_95")
 
 
 def save_bundle(path: str | Path, head: FittedHead, info: dict[str, Any]) -> Path:
@@ -44,19 +46,30 @@ def save_bundle(path: str | Path, head: FittedHead, info: dict[str, Any]) -> Pat
     return Path(path)
 
 
-def load_bundle(path: str | Path) -> tuple[FittedHead, dict[str, Any]]:
-    """Read a bundle folder, checking its format and the hash of its weights.
+def load_bundle(
+    path: str | Path, required: tuple[str, ...] = ()
+) -> tuple[FittedHead, dict[str, Any]]:
+    """Read a bundle folder, checking its format, the hash of its weights and that its JSON
+    has the ``required`` keys (``score`` asks for :data:`SCORE_KEYS`).
 
     Raises:
-        CheckpointError: not a bundle, tampered or truncated weights.
+        CheckpointError: not a bundle, unreadable or incomplete JSON, tampered or truncated
+            weights.
     """
     folder = Path(path)
     meta_path, weights = folder / META, folder / WEIGHTS
     if not meta_path.is_file() or not weights.is_file():
         raise CheckpointError(f"{folder} is not a symptom-head bundle (no {META} or {WEIGHTS})")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{meta_path}: unknown bundle format {meta.get('format')!r}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{meta_path}: not readable JSON ({err})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"{meta_path}: unknown bundle format {found!r}")
+    missing = [key for key in ("target_columns", "head_sha256", *required) if key not in meta]
+    if missing:
+        raise CheckpointError(f"{meta_path}: incomplete bundle, no {', '.join(missing)}")
     if sha256_file(weights) != meta.get("head_sha256"):
         raise CheckpointError(f"{weights}: SHA-256 mismatch; the file is truncated or modified")
     try:

@@ -21,7 +21,7 @@ from emoclip_clinic.fileio import atomic_path, json_safe, write_json_atomic
 from emoclip_clinic.models.build import get_tokenizer
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
-from emoclip_clinic.scoring.bundle import load_bundle
+from emoclip_clinic.scoring.bundle import SCORE_KEYS, load_bundle
 from emoclip_clinic.scoring.cache import RecordingEmbeddings
 from emoclip_clinic.scoring.embed import EmbedSettings
 from emoclip_clinic.scoring.head import Ranges, to_scale_units
@@ -124,7 +124,7 @@ def score_recording(
             whole frames and ``faces`` crops the face (or the other way round).
         DataError: missing, empty or undecodable recording, or no usable face in it.
     """
-    head, meta = load_bundle(bundle)
+    head, meta = load_bundle(bundle, SCORE_KEYS)
     encoder = load_encoder(checkpoint, device)
     check_bundle_fits(meta, encoder.weights_sha256, scale)
     settings = EmbedSettings(**meta["embed_settings"])

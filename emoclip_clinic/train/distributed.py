@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
+from emoclip_clinic.devices import resolve_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -28,16 +30,18 @@ def setup_distributed(device: str = "auto") -> DistInfo:
     """Join the process group that ``torchrun`` describes in the environment, if any.
 
     Args:
-        device: "auto" (the local GPU if there is one, else CPU), "cpu" or "cuda".
+        device: "auto" (the local GPU if there is one, else CPU), "cpu", "cuda" or "cuda:N"
+            (checked by :func:`emoclip_clinic.devices.resolve_device`).
 
     Returns:
         This process's rank, world size and device. Without ``torchrun`` (no ``WORLD_SIZE``
         in the environment) a single process on ``device``.
     """
-    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    resolved = resolve_device(device)
+    use_cuda = resolved.startswith("cuda")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return DistInfo(device=torch.device("cuda" if use_cuda else "cpu"))
+        return DistInfo(device=torch.device(resolved))
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if use_cuda:
         torch.cuda.set_device(local)

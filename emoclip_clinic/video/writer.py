@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from av.codec.context import Flags
 
 from emoclip_clinic.errors import DataError
+from emoclip_clinic.fileio import reserve_hidden
 
 
 @dataclass(frozen=True)
@@ -41,21 +41,6 @@ class EncoderSettings:
     # deterministic, 2 is 10-15 % faster on 2 free cores.
     threads: int = 1
     gop: int = 250  # maximum frames between keyframes (10 s at 25 fps): bounds seek cost
-
-
-def _reserve_temp_path(path: Path) -> Path:
-    """Create an empty, uniquely named hidden file next to ``path`` and return its name.
-
-    ``tempfile.mkstemp`` would create it with mode 0600, which the rename would carry over to
-    the finished video; ``os.open`` with mode 0666 lets the umask decide, as for any new file.
-    """
-    while True:
-        candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-        try:
-            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-        except FileExistsError:
-            continue
-        return candidate
 
 
 def _as_rate(fps: float | Fraction) -> Fraction:
@@ -117,7 +102,7 @@ class VideoWriter:
             )
         if fps <= 0:
             raise DataError(f"{self.path}: frame rate must be positive, got {fps}")
-        self._tmp_path = _reserve_temp_path(self.path)
+        self._tmp_path = reserve_hidden(self.path, ".part")
         try:
             self._container = av.open(
                 str(self._tmp_path), mode="w", format="mp4", options={"fflags": "+bitexact"}
