@@ -546,6 +546,29 @@ def test_prediction_intervals_are_the_conformal_rank_and_the_whole_scale_when_to
     assert (row["interval_low"], row["predicted"], row["interval_high"]) == (1, 4.2, 7)
 
 
+def test_one_usable_clip_is_not_scored_by_a_centred_head_and_a_missing_file_stops_loocv(
+    cohort, tmp_path
+):
+    import shutil
+
+    from emoclip_clinic.scoring.pipeline import FaceOptions
+
+    root, checkpoint = cohort
+    run_train_head(_job(root, checkpoint), tmp_path / "bundle")  # centred inputs
+    tracks = tmp_path / "tracks"
+    tracks.mkdir()
+    rows = (root / "tracks" / "P00_I0.csv").read_text().splitlines()
+    (tracks / "P00_I0.csv").write_text("\n".join(rows[:9]) + "\n")  # a face in frames 1-8
+    with pytest.raises(DataError, match=r"P00_I0\.mp4: only 1 usable clip of 6; the head's "):
+        score_recording(root / "recordings" / "P00_I0.mp4", tmp_path / "bundle", checkpoint,
+                        tmp_path / "scores", FaceOptions("tracks", tracks))  # fmt: skip
+    copy = tmp_path / "cohort"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("ckpt", "cache"))
+    (copy / "recordings" / "P02_I0.mp4").unlink()
+    with pytest.raises(DataError, match=r"labels\.csv.*line \d+: recording not found: .*P02_I0"):
+        run_loocv(_job(copy, checkpoint), tmp_path / "out", n_boot=0)
+
+
 def test_score_bad_recordings_lose_nothing(cohort, tmp_path):
     root, checkpoint = cohort
     run_train_head(_job(root, checkpoint), tmp_path / "bundle")

@@ -61,6 +61,12 @@ def head_inputs(clips: np.ndarray, inputs: str) -> np.ndarray:
     return centred if inputs == "centred" else np.concatenate([clips, centred], axis=1)
 
 
+def min_usable_clips(inputs: str) -> int:
+    """Usable clips an interview needs for a head with these inputs: centred inputs of a single
+    clip are zero whatever the video shows, so a prediction from one clip would be a constant."""
+    return 2 if inputs == "centred" else 1
+
+
 @dataclass(frozen=True)
 class HeadSettings:
     """Training settings of the symptom head."""

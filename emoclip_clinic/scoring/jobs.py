@@ -18,7 +18,7 @@ from emoclip_clinic.scoring.bundle import META as BUNDLE_META
 from emoclip_clinic.scoring.bundle import save_bundle
 from emoclip_clinic.scoring.cache import RecordingEmbeddings
 from emoclip_clinic.scoring.embed import EmbedSettings
-from emoclip_clinic.scoring.head import HeadSettings
+from emoclip_clinic.scoring.head import HeadSettings, min_usable_clips
 from emoclip_clinic.scoring.labels import read_labels
 from emoclip_clinic.scoring.loocv import (
     agreement,
@@ -56,13 +56,14 @@ class CohortJob:
 
 def _prepare(job: CohortJob, progress: ProgressHook):
     scale = load_scale(job.scale)
-    labels = read_labels(job.labels, scale)
+    labels = read_labels(job.labels, scale, check_recordings=True)
     encoder = load_encoder(job.checkpoint, job.device)
     recordings = dict(zip(labels.table["interview_id"], labels.recordings, strict=True))
     embeddings, failed = embed_cohort(recordings, encoder, job.embed, job.faces, job.cache_dir,
                                       progress, job.workers)  # fmt: skip
     _check_distinct(embeddings, job.labels)
-    return scale, encoder, embeddings, failed, cohort_data(labels, embeddings)
+    min_clips = min_usable_clips(job.head.inputs)
+    return scale, encoder, embeddings, failed, cohort_data(labels, embeddings, min_clips)
 
 
 def _check_distinct(embeddings: dict[str, RecordingEmbeddings], labels: Path) -> None:

@@ -41,8 +41,11 @@ class CohortData:
     left_out: dict[str, str] = field(default_factory=dict)  # interview id -> reason
 
 
-def cohort_data(labels: Labels, embeddings: dict[str, RecordingEmbeddings]) -> CohortData:
-    """Pair ratings with embeddings; interviews without a usable clip are left out, with why.
+def cohort_data(
+    labels: Labels, embeddings: dict[str, RecordingEmbeddings], min_clips: int = 1
+) -> CohortData:
+    """Pair ratings with embeddings; interviews with fewer than ``min_clips`` usable clips are
+    left out, with why (a head on centred inputs needs 2: one clip minus its own mean is 0).
 
     Raises:
         DataError: fewer than 3 patients remain.
@@ -56,6 +59,9 @@ def cohort_data(labels: Labels, embeddings: dict[str, RecordingEmbeddings]) -> C
             left_out[interview] = "no embeddings (recording failed or was not embedded)"
         elif not entry.usable.any():
             left_out[interview] = "no clip with a usable face"
+        elif entry.usable.sum() < min_clips:
+            left_out[interview] = (f"{int(entry.usable.sum())} usable clip(s); the head's "
+                                   f"centred inputs need {min_clips}")  # fmt: skip
         else:
             ids.append(interview)
             clips.append(entry.usable_embeddings)

@@ -24,7 +24,7 @@ from emoclip_clinic.provenance import package_versions, sha256_file
 from emoclip_clinic.scoring.bundle import SCORE_KEYS, load_bundle
 from emoclip_clinic.scoring.cache import RecordingEmbeddings
 from emoclip_clinic.scoring.embed import EmbedSettings
-from emoclip_clinic.scoring.head import Ranges, to_scale_units
+from emoclip_clinic.scoring.head import Ranges, min_usable_clips, to_scale_units
 from emoclip_clinic.scoring.jobs import check_bundle_fits, score_table
 from emoclip_clinic.scoring.pipeline import Encoder, FaceOptions, embed_cohort, load_encoder
 from emoclip_clinic.zeroshot.classifier import description_embeddings
@@ -144,6 +144,11 @@ def score_recording(
                "little face" if occluded else "the patient's face was found in none")  # fmt: skip
         raise DataError(f"{recording}: no usable clip to score: of its {len(entry.usable)} "
                         f"clips, {why}")  # fmt: skip
+    needed = min_usable_clips(head.inputs)
+    if entry.usable.sum() < needed:
+        raise DataError(f"{recording}: only {int(entry.usable.sum())} usable clip of "
+                        f"{len(entry.usable)}; the head's centred inputs need at least "
+                        f"{needed} (one clip minus its own mean is zero)")  # fmt: skip
     prediction = head.predict_interview(entry.usable_embeddings, bundle_ranges(meta))
     table = score_table(meta, prediction)
     timeline = _timeline(entry, head, meta, encoder)
