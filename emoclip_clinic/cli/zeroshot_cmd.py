@@ -92,19 +92,21 @@ def zeroshot_command(
 def _print_table(stdout, frame, chance: dict[str, float]) -> None:
     from rich.table import Table
 
+    def undefined(value: float | None) -> bool:  # NaN, or None from the JSON form
+        return value is None or value != value
+
     def cell(value: float, low: float | None = None, high: float | None = None) -> str:
-        if value is None or value != value:  # undefined (NaN, or None from the JSON form)
+        if undefined(value):
             return "-"
         text = f"{100 * value:.1f}"
-        return text if low is None or low != low else f"{text} [{100 * low:.1f}, {100 * high:.1f}]"
+        return text if undefined(low) else f"{text} [{100 * low:.1f}, {100 * high:.1f}]"
 
     rich_table = Table("model", "view", "text", "UAR % [95% CI]", "WAR % [95% CI]", "F1 %", "AUC")
     for _, r in frame.iterrows():
         rich_table.add_row(
             r["model"], r["view"], r["text"], cell(r["uar"], r["uar_ci_low"], r["uar_ci_high"]),
             cell(r["war"], r["war_ci_low"], r["war_ci_high"]), cell(r["macro_f1"]),
-            "-" if r["macro_auc"] is None or r["macro_auc"] != r["macro_auc"]
-            else f"{r['macro_auc']:.3f}",
+            "-" if undefined(r["macro_auc"]) else f"{r['macro_auc']:.3f}",
         )  # fmt: skip
     stdout.print(rich_table)
     stdout.print(
