@@ -592,6 +592,43 @@ def test_score_bad_recordings_lose_nothing(cohort, tmp_path):
                         tmp_path / "other", FaceOptions("tracks", faceless))  # fmt: skip
     assert (out / "P00_I0_score.json").read_text() == saved
     assert first["scores"]
+    namesake = tmp_path / "site2" / "recordings" / "P00_I0.mp4"  # another patient's video
+    namesake.parent.mkdir(parents=True)
+    namesake.write_bytes((root / "recordings" / "P01_I1.mp4").read_bytes())
+    with pytest.raises(
+        DataError,
+        match=rf"P00_I0_score\.json: holds results of .*recordings/"
+        rf"P00_I0\.mp4, not of {namesake}; .*--out",
+    ):
+        score_recording(namesake, tmp_path / "bundle", checkpoint, out, cache_dir=root / "cache")
+    assert (out / "P00_I0_score.json").read_text() == saved
+    again = score_recording(root / "recordings" / "P00_I0.mp4", tmp_path / "bundle",
+                            checkpoint, out, cache_dir=root / "cache")  # fmt: skip
+    assert again["scores"] == first["scores"]  # the same recording may be scored again
+
+
+def test_embed_keeps_recordings_that_share_a_file_name_apart(cohort, tmp_path):
+    from typer.testing import CliRunner
+
+    from emoclip_clinic.cli import app, commands  # noqa: F401  (registers the commands)
+
+    root, checkpoint = cohort
+    first, second = root / "recordings" / "P00_I0.mp4", tmp_path / "site2" / "P00_I0.mp4"
+    second.parent.mkdir()
+    second.write_bytes((root / "recordings" / "P01_I1.mp4").read_bytes())
+    args = ["embed", str(first), str(second), "--checkpoint", str(checkpoint), "--cache",
+            str(tmp_path / "cache"), "--clip-len", "4", "--downsample", "2"]  # fmt: skip
+    shared = CliRunner().invoke(app, [*args, "--tracks", str(root / "tracks")])
+    assert isinstance(shared.exception, ConfigError)  # main() prints it as one line
+    assert f"{first} and {second} would both be cropped with the face tracks in" in str(
+        shared.exception
+    )
+    assert not (tmp_path / "cache").exists()  # refused before any work
+    result = CliRunner().invoke(app, [*args, "--faces", "whole-frame"])
+    assert result.exit_code == 0, result.output
+    printed = "".join(result.output.split())  # Rich wraps long lines
+    assert printed.count("clipsusable") == 2  # both embedded, neither hidden by the other
+    assert f"{first}:6/6" in printed and f"{second}:" in printed
 
 
 def test_score_finds_and_tracks_the_face_in_the_real_video(cohort, shared_dir, tmp_path):

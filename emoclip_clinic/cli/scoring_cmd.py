@@ -132,6 +132,13 @@ def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, do
                      device, workers)  # fmt: skip
 
 
+def _named(recordings: list[Path]) -> dict[str, Path]:
+    """Recordings by the name printed for them: the file's stem, or its path where stems repeat."""
+    unique = list(dict.fromkeys(recordings))
+    stems = [p.stem for p in unique]
+    return {(p.stem if stems.count(p.stem) == 1 else str(p)): p for p in unique}
+
+
 @app.command("embed")
 def embed_command(
     recordings: Annotated[list[Path], typer.Argument(help="Recordings to embed.")],
@@ -152,7 +159,7 @@ def embed_command(
 
     encoder = load_encoder(checkpoint, device)
     with RichProgress() as progress:
-        done, failed = embed_cohort({p.stem: p for p in recordings}, encoder,
+        done, failed = embed_cohort(_named(recordings), encoder,
                                     _embed_settings(clip_len, downsample, occlusion),
                                     _faces(faces, tracks, detector), cache, progress,
                                     workers)  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,34 @@ class FaceOptions:
         folder = self.tracks_dir or recording.parent.parent / "tracks"
         path = folder / f"{recording.stem}.csv"
         return path if path.is_file() else None
+
+    def check_track_files(self, recordings: Iterable[Path]) -> None:
+        """Refuse two recordings that would take the same track file.
+
+        Track files are found by the recording's file name, so ``site1/p01.mp4`` and
+        ``site2/p01.mp4`` share ``tracks/p01.csv``, and one of them would be cropped with the
+        other's face boxes.
+
+        Raises:
+            ConfigError: two distinct recordings resolve to one track file.
+        """
+        if self.mode in ("whole-frame", "detector"):
+            return
+        seen: dict[Path, Path] = {}
+        for recording in recordings:
+            recording = Path(recording)
+            track = self.track_file(recording)
+            if track is None:
+                continue
+            track = track.resolve()
+            other = seen.setdefault(track, recording)
+            if other.resolve() != recording.resolve():
+                raise ConfigError(
+                    f"{other} and {recording} would both be cropped with the face tracks in "
+                    f"{track} (track files are named after the recording's file name); give "
+                    f"one recording another file name or put its tracks in another folder "
+                    f"(--tracks)"
+                )
 
     def _track_for(self, recording: Path) -> Path | None:
         """The track file to use, or None for a detector or the whole frame.
@@ -175,7 +204,11 @@ def embed_cohort(
 
     Returns:
         Embeddings by interview id, and the reason for every recording that failed.
+
+    Raises:
+        ConfigError: two recordings would take the same face-track file.
     """
+    faces.check_track_files(recordings.values())
     cache = EmbeddingCache(cache_dir)
     done, failed, todo = {}, {}, {}
     progress.start("recordings", total=len(recordings), unit="recording")

@@ -8,6 +8,7 @@ recording, not a validated measure.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,9 @@ from emoclip_clinic.errors import CheckpointError, DataError
 from emoclip_clinic.fileio import atomic_path, json_safe, write_json_atomic
 from emoclip_clinic.models.build import get_tokenizer
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
-from emoclip_clinic.provenance import package_versions, sha256_file
+from emoclip_clinic.provenance import package_versions
 from emoclip_clinic.scoring.bundle import SCORE_KEYS, load_bundle
-from emoclip_clinic.scoring.cache import RecordingEmbeddings
+from emoclip_clinic.scoring.cache import RecordingEmbeddings, content_hash
 from emoclip_clinic.scoring.embed import EmbedSettings
 from emoclip_clinic.scoring.head import Ranges, min_usable_clips, to_scale_units
 from emoclip_clinic.scoring.jobs import check_bundle_fits, score_table
@@ -100,6 +101,33 @@ def bundle_ranges(meta: dict[str, Any]) -> Ranges:
     return Ranges(tuple(ranges[scale["items"][0]]), tuple(ranges[scale["total"]]))
 
 
+def _check_out_free(out_dir: Path, recording: Path, cache: Path) -> str | None:
+    """The recording's SHA-256, once sure its results would not replace another's.
+
+    Results are named after the recording's file name, so ``site1/p01.mp4`` and
+    ``site2/p01.mp4`` scored into one folder would share ``p01_score.json``. Scoring the same
+    recording again replaces its results; another recording's are refused.
+
+    Raises:
+        DataError: ``out_dir`` holds results of another recording with that file name.
+    """
+    if not recording.is_file():
+        return None  # embedding says what is wrong with it
+    digest = content_hash(recording, cache)
+    earlier = out_dir / f"{recording.stem}_score.json"
+    if not earlier.exists():
+        return digest
+    try:
+        theirs = json.loads(earlier.read_text(encoding="utf-8"))["recording"]
+    except (OSError, ValueError, KeyError, TypeError):
+        theirs = None
+    if isinstance(theirs, dict) and theirs.get("sha256") == digest:
+        return digest
+    whose = f"of {theirs.get('path')}" if isinstance(theirs, dict) else "that are not a score"
+    raise DataError(f"{earlier}: holds results {whose}, not of {recording}; score it into "
+                    f"another folder (--out) or remove that file")  # fmt: skip
+
+
 def score_recording(
     recording: Path,
     bundle: Path,
@@ -122,7 +150,8 @@ def score_recording(
     Raises:
         CheckpointError: the head does not fit the encoder or the scale, or it was trained on
             whole frames and ``faces`` crops the face (or the other way round).
-        DataError: missing, empty or undecodable recording, or no usable face in it.
+        DataError: missing, empty or undecodable recording, no usable face in it, or
+            ``out_dir`` holds results of another recording with the same file name.
     """
     head, meta = load_bundle(bundle, SCORE_KEYS)
     encoder = load_encoder(checkpoint, device)
@@ -133,6 +162,7 @@ def score_recording(
         limit = EmbedSettings.max_occluded_fraction if occlusion else None
         settings = replace(settings, max_occluded_fraction=limit)
     cache = cache_dir or out_dir / "cache"
+    digest = _check_out_free(out_dir, recording, cache)
     done, failed = embed_cohort({recording.stem: recording}, encoder, settings,
                                 faces, cache, progress)  # fmt: skip
     if failed:
@@ -156,7 +186,7 @@ def score_recording(
     with atomic_path(out_dir / f"{recording.stem}_timeline.csv") as tmp:
         timeline.to_csv(tmp, index=False)
     result = {
-        "kind": "score", "recording": {"path": str(recording), "sha256": sha256_file(recording),
+        "kind": "score", "recording": {"path": str(recording), "sha256": digest,
                                        **{k: entry.meta.get(k) for k in ("duration_s", "fps",
                                                                           "width", "height")}},
         "scores": table.reset_index().to_dict("records"), "bundle": str(bundle),
