@@ -234,6 +234,22 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(toy, tmp_path):
         pretrain(changed, resume=True)
 
 
+def test_a_folder_of_other_files_is_neither_a_new_run_nor_resumed(tmp_path, caplog):
+    from emoclip_clinic.train.rundir import RunFolder
+
+    config = PretrainConfig(data_root=tmp_path, out_dir=tmp_path / "notes", **QUICK)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "plan.txt").write_text("mine")
+    for resume, why in ((False, "a new run would mix"), (True, "it is not a run folder to resume")):
+        with pytest.raises(ConfigError, match=rf"notes holds files but no run\.json; {why}"):
+            RunFolder(tmp_path / "notes").start(config, {}, resume=resume)
+    assert [p.name for p in (tmp_path / "notes").iterdir()] == ["plan.txt"]
+    with caplog.at_level("WARNING"):
+        assert RunFolder(tmp_path / "typo").start(config, {}, resume=True) == 0
+    assert "typo: no run to resume there; starting a new run" in caplog.text
+    assert (tmp_path / "typo" / "run.json").is_file()
+
+
 def test_best_checkpoint_is_chosen_on_validation_and_files_are_complete(toy, tmp_path):
     result = _run(toy, tmp_path / "run", epochs=2)
     epochs = _epochs(tmp_path / "run")

@@ -46,7 +46,12 @@ class Augment(StrEnum):
 @app.command("pretrain")
 def pretrain_command(
     data: Annotated[Path, typer.Argument(help="MAFW-layout data set (real or synthetic).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to create.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Run folder: new or empty, or an earlier run with --resume."
+        ),
+    ],
     model: Annotated[str, typer.Option(help="Model config name or JSON file.")] = "emoclip-tiny",
     pretrained: Annotated[
         str | None,
@@ -102,7 +107,9 @@ def pretrain_command(
         int | None, typer.Option(help="Cap optimiser steps per epoch (quick runs).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of everything random.")] = 0,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out from its last complete epoch.")
+    ] = False,
 ) -> None:
     """Train EmoCLIP on clips with sample-level captions (symmetric contrastive loss).
 

@@ -17,6 +17,7 @@ are dropped on resume, so a resumed run's files match an uninterrupted run's.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ import torch
 from emoclip_clinic.errors import ConfigError
 from emoclip_clinic.fileio import atomic_path, write_json_atomic, write_text_atomic
 from emoclip_clinic.train.config import RESUMABLE_CHANGES, PretrainConfig
+
+logger = logging.getLogger(__name__)
 
 _EPOCH_DIR = re.compile(r"^epoch_(\d{4})$")
 
@@ -56,8 +59,9 @@ class RunFolder:
         """Create or reopen the folder; return the number of epochs already complete.
 
         Raises:
-            ConfigError: the folder holds another run and ``resume`` is false, or ``resume``
-                is asked with settings that differ from the stored ones.
+            ConfigError: the folder holds another run and ``resume`` is false, ``resume`` is
+                asked with settings that differ from the stored ones, or the folder holds files
+                but no run (``run.json``).
         """
         if self.run_json.is_file():
             if not resume:
@@ -66,8 +70,12 @@ class RunFolder:
                     "another output folder"
                 )
             self._check_same_run(config)
-        elif resume and self.root.exists() and any(self.root.iterdir()):
-            raise ConfigError(f"{self.root} has no run.json; it is not a run folder to resume")
+        elif self.root.exists() and any(self.root.iterdir()):
+            why = ("it is not a run folder to resume" if resume else "a new run would mix its "
+                   "files with them: choose a new or empty folder")  # fmt: skip
+            raise ConfigError(f"{self.root} holds files but no run.json; {why}")
+        elif resume:
+            logger.warning("%s: no run to resume there; starting a new run", self.root)
         self.metrics.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.run_json, {"config": config.to_dict(), **provenance})
