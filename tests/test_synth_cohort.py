@@ -185,11 +185,19 @@ def test_bad_arguments_give_one_clear_error(tmp_path, settings, message):
     assert not (tmp_path / "x").exists()
 
 
-def test_cli_reports_zero_patients_in_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["interviews", "--patients", "0"], "Invalid value for '--patients'"),
+        (["interviews", "--min-interviews", "4"], "--min-interviews 4 is above --max-interviews 3"),
+        (["mafw", "--identities", "4"], "Invalid value for '--identities'"),
+        (["dfew", "--min-seconds", "3.5"], "--min-seconds 3.5 is above --max-seconds 3.0"),
+    ],
+)
+def test_cli_names_the_option_a_bad_value_came_from(tmp_path, args, message):
     result = subprocess.run(
-        [sys.executable, "-m", "emoclip_clinic", "synth", "interviews", "--patients", "0",
-         "--out", str(tmp_path / "z")],
+        [sys.executable, "-m", "emoclip_clinic", "synth", *args, "--out", str(tmp_path / "z")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2 and len(lines) == 1 and "n_patients must be >= 1" in lines[0]
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "z").exists()

@@ -37,10 +37,14 @@ def _given(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _seconds(low: float | None, high: float | None, default: tuple[float, float]):
-    if low is None and high is None:
+def _range(names: tuple[str, str], given: tuple[Any, Any], default: tuple[Any, Any]):
+    """A (low, high) setting from two options, each defaulting on its own; None if neither."""
+    if given == (None, None):
         return None
-    return (default[0] if low is None else low, default[1] if high is None else high)
+    low, high = (d if g is None else g for g, d in zip(given, default, strict=True))
+    if low > high:
+        raise typer.BadParameter(f"{names[0]} {low} is above {names[1]} {high}")
+    return low, high
 
 
 def _clip_set(kind: str, out: Path, seed: int, workers: int, overwrite: bool, **settings) -> None:
@@ -49,7 +53,8 @@ def _clip_set(kind: str, out: Path, seed: int, workers: int, overwrite: bool, **
 
     make = expression_sets.make_mafw if kind == "mafw" else expression_sets.make_dfew
     defaults = expression_sets.MAFW_DEFAULTS if kind == "mafw" else expression_sets.DFEW_DEFAULTS
-    settings["seconds"] = _seconds(*settings.pop("seconds"), defaults.seconds)
+    settings["seconds"] = _range(("--min-seconds", "--max-seconds"), settings.pop("seconds"),
+                                 defaults.seconds)  # fmt: skip
     with RichProgress() as progress:
         summary = make(out, seed=seed, workers=workers, overwrite=overwrite, progress=progress,
                        **_given(**settings))  # fmt: skip
@@ -62,8 +67,10 @@ def _clip_set(kind: str, out: Path, seed: int, workers: int, overwrite: bool, **
 def mafw_command(
     out: Out = Path("synth_mafw"),
     seed: Seed = 0,
-    identities: Annotated[int | None, typer.Option(help="People (>= 5). [default: 40]")] = None,
-    clips_per_identity: Annotated[int | None, typer.Option(help="Clips each. [default: 8]")] = None,
+    identities: Annotated[int | None, typer.Option(min=5, help="People. [default: 40]")] = None,
+    clips_per_identity: Annotated[
+        int | None, typer.Option(min=1, help="Clips each. [default: 8]")
+    ] = None,
     size: Annotated[int | None, typer.Option(help="Frame size, pixels. [default: 112]")] = None,
     fps: Fps = None,
     min_seconds: Annotated[float | None, typer.Option(help="Shortest clip. [default: 1.5]")] = None,
@@ -87,8 +94,10 @@ def mafw_command(
 def dfew_command(
     out: Out = Path("synth_dfew"),
     seed: Seed = 0,
-    identities: Annotated[int | None, typer.Option(help="People (>= 5). [default: 30]")] = None,
-    clips_per_identity: Annotated[int | None, typer.Option(help="Clips each. [default: 8]")] = None,
+    identities: Annotated[int | None, typer.Option(min=5, help="People. [default: 30]")] = None,
+    clips_per_identity: Annotated[
+        int | None, typer.Option(min=1, help="Clips each. [default: 8]")
+    ] = None,
     size: Annotated[int | None, typer.Option(help="Frame size, pixels. [default: 112]")] = None,
     fps: Fps = None,
     min_seconds: Annotated[float | None, typer.Option(help="Shortest clip. [default: 1.5]")] = None,
@@ -109,12 +118,12 @@ def dfew_command(
 def interviews_command(
     out: Out = Path("synth_interviews"),
     seed: Seed = 0,
-    patients: Annotated[int | None, typer.Option(help="Patients. [default: 30]")] = None,
+    patients: Annotated[int | None, typer.Option(min=1, help="Patients. [default: 30]")] = None,
     min_interviews: Annotated[
-        int | None, typer.Option(help="Fewest interviews per patient. [default: 1]")
+        int | None, typer.Option(min=1, help="Fewest interviews per patient. [default: 1]")
     ] = None,
     max_interviews: Annotated[
-        int | None, typer.Option(help="Most interviews per patient. [default: 3]")
+        int | None, typer.Option(min=1, help="Most interviews per patient. [default: 3]")
     ] = None,
     minutes: Annotated[float | None, typer.Option(help="Recording length. [default: 3]")] = None,
     width: Annotated[int | None, typer.Option(help="Frame width. [default: 640]")] = None,
@@ -128,13 +137,9 @@ def interviews_command(
     from emoclip_clinic.cli.console import RichProgress, stdout
     from emoclip_clinic.synth.interviews import InterviewConfig, make_interviews
 
-    per_patient = None
-    if min_interviews is not None or max_interviews is not None:
-        low, high = InterviewConfig().interviews_per_patient
-        per_patient = (
-            low if min_interviews is None else min_interviews,
-            high if max_interviews is None else max_interviews,
-        )
+    per_patient = _range(("--min-interviews", "--max-interviews"),
+                         (min_interviews, max_interviews),
+                         InterviewConfig().interviews_per_patient)  # fmt: skip
     settings = _given(n_patients=patients, interviews_per_patient=per_patient, minutes=minutes,
                       width=width, height=height, fps=fps, style=style)  # fmt: skip
     with RichProgress() as progress:
