@@ -104,6 +104,8 @@ def test_unknown_scale_lists_known_ones():
         load_scale("sans")
     with pytest.raises(ConfigError, match="not found"):
         add_scale_path("/no/such/folder")
+    with pytest.raises(ConfigError, match=r"^scale file not found: /no/such/sans\.json$"):
+        load_scale("/no/such/sans.json")  # a path, not a scale name to look up
 
 
 @pytest.mark.parametrize(
@@ -221,8 +223,14 @@ def test_missing_recording_is_reported_when_checked(tmp_path):
 
 def test_missing_item_column_names_the_column(tmp_path):
     path = _write_csv(tmp_path, "P1,I1,a.mp4,1,1,1,1,1,1", header=HEADER.removesuffix(",N7"))
-    with pytest.raises(DataError, match=r"line 1: missing column\(s\) N7"):
+    with pytest.raises(DataError, match=r"line 1: missing column\(s\) N7") as error:
         read_labels(path, "panss_negative")
+    assert "comma-separated" not in str(error.value)
+    semicolons = tmp_path / "semicolons.csv"  # as spreadsheets save CSV in many locales
+    semicolons.write_text(f"{HEADER}\nP1,I1,a.mp4,1,1,1,1,1,1,1\n".replace(",", ";"))
+    with pytest.raises(DataError, match=r"the header is one field with ';' in it: labels files "
+                                        r"are comma-separated"):  # fmt: skip
+        read_labels(semicolons, "panss_negative")
 
 
 def test_empty_and_header_only_files(tmp_path):

@@ -127,9 +127,14 @@ def _check_columns(table: pd.DataFrame, scale: Scale, path: Path) -> None:
     required = [*ID_COLUMNS, *scale.item_ids]
     missing = [name for name in required if name not in table.columns]
     if missing:
+        header = [name for name in table.columns if name != "line"]
+        other = next((sep for sep in (";", "\t") if len(header) == 1 and sep in header[0]), None)
+        hint = (f"; the header is one field with {other!r} in it: labels files are "
+                f"comma-separated" if other else "")  # fmt: skip
         raise DataError(
             f"{path} line 1: missing column(s) {', '.join(missing)}; a labels file for scale "
             f"'{scale.name}' needs {', '.join(required)} (and optionally {scale.total.id})"
+            f"{hint}"
         )
     if table.empty:
         raise DataError(f"{path}: no interviews (the file has only a header)")

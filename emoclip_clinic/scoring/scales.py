@@ -187,7 +187,9 @@ def load_scale(name_or_path: str | Path) -> Scale:
         ConfigError: If the name is unknown or the file is unreadable or invalid.
     """
     path = Path(name_or_path).expanduser()
-    if path.suffix == ".json" and path.is_file():
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise ConfigError(f"scale file not found: {path}")
         return _read_scale_file(path)
     registry = _scan()
     if str(name_or_path) not in registry:
