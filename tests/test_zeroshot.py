@@ -193,3 +193,21 @@ def test_unseen_wording_shares_no_content_word_with_any_training_caption(name):
     }
     assert not shared
     assert set(descriptions.classes) == set(load_descriptions(name.split("_unseen")[0]).classes)
+
+
+def test_zeroshot_command_runs_and_offers_only_the_splits_it_knows(tmp_path, tiny):
+    from typer.testing import CliRunner
+
+    from emoclip_clinic.cli import app, commands  # noqa: F401  (registers the commands)
+
+    root = make_toy_mafw(tmp_path / "toy", clips=24, frames=12)
+    ckpt = save_checkpoint(tmp_path / "ckpt", tiny)
+    args = ["zeroshot", str(root), "--checkpoint", str(ckpt), "--fold", "1", "--frames", "4",
+            "--downsample", "2", "--templates", "none", "--n-boot", "0", "--out",
+            str(tmp_path / "out")]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--split", "test", "--label-type", "single"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "out" / "mafw_fold1_test.json").read_text())
+    assert (saved["split"], saved["fold"], saved["rows"][0]["text"]) == ("test", 1, "mafw11")
+    refused = CliRunner().invoke(app, [*args, "--split", "validation"])
+    assert refused.exit_code == 2 and "'train', 'test'" in refused.output

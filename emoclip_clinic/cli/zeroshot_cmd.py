@@ -21,6 +21,20 @@ class Dataset(StrEnum):
     afew = "afew"
 
 
+class Split(StrEnum):
+    """Splits every reader knows (AFEW's test split is its validation set)."""
+
+    train = "train"
+    test = "test"
+
+
+class LabelType(StrEnum):
+    """Single-emotion labels, or MAFW's compound ones."""
+
+    single = "single"
+    compound = "compound"
+
+
 DEFAULT_DESCRIPTIONS = {"mafw": "mafw11"}
 
 
@@ -32,8 +46,12 @@ def zeroshot_command(
     ],
     dataset: Annotated[Dataset, typer.Option(help="Layout of DATA.")] = Dataset.mafw,
     fold: Annotated[int | None, typer.Option(help="Fold (MAFW, DFEW: 1-5).")] = None,
-    split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
-    label_type: Annotated[str, typer.Option(help="MAFW: single or compound.")] = "single",
+    split: Annotated[
+        Split, typer.Option(help="Split to evaluate (AFEW: test is its validation set).")
+    ] = Split.test,
+    label_type: Annotated[
+        LabelType, typer.Option(help="Single labels, or MAFW's compound classes.")
+    ] = LabelType.single,
     descriptions: Annotated[
         list[str] | None,
         typer.Option(help="Description sets (name or JSON); repeat to compare wordings."),
@@ -64,11 +82,11 @@ def zeroshot_command(
     from emoclip_clinic.zeroshot.outputs import table, write_outputs
     from emoclip_clinic.zeroshot.run import ZeroShotConfig, chance_levels, zeroshot
 
-    test, report = read_dataset(dataset.value, data, fold, split, label_type)
+    test, report = read_dataset(dataset.value, data, fold, split.value, label_type.value)
     console.print(report.summary(), highlight=False)
     train = None
     if linear_probe:
-        train, train_report = read_dataset(dataset.value, data, fold, "train", label_type)
+        train, train_report = read_dataset(dataset.value, data, fold, "train", label_type.value)
         console.print(train_report.summary(), highlight=False)
     config = ZeroShotConfig(
         checkpoint=checkpoint, baseline_checkpoint=baseline,
@@ -80,8 +98,8 @@ def zeroshot_command(
     with RichProgress() as progress:
         result = zeroshot(config, test, train, progress)
     chance = chance_levels(test, result.classes)
-    name = f"{dataset.value}" + (f"_fold{fold}" if fold else "") + f"_{split}"
-    context = {"dataset": dataset.value, "data": str(data), "fold": fold, "split": split,
+    name = f"{dataset.value}" + (f"_fold{fold}" if fold else "") + f"_{split.value}"
+    context = {"dataset": dataset.value, "data": str(data), "fold": fold, "split": split.value,
                "chance": chance, "config": {k: str(v) for k, v in vars(config).items()},
                "read_report": report.skipped}  # fmt: skip
     files = write_outputs(result, out, name, context)
