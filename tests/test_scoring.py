@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -365,6 +366,22 @@ def test_a_cached_recording_builds_no_face_detector(cohort, tmp_path, monkeypatc
     with pytest.raises(ConfigError, match="unknown face detector 'mtcnn'"):
         embed_cohort(recording, encoder, SETTINGS, FaceOptions("detector", detector="mtcnn"),
                      tmp_path)  # fmt: skip
+    monkeypatch.undo()
+    stricter = functools.partial(TrackerSettings, min_iou=0.5)  # as a later version might
+    monkeypatch.setattr("emoclip_clinic.scoring.pipeline.TrackerSettings", stricter)
+    tracked = []
+    monkeypatch.setattr(DetectorTracker, "__init__", _spy(DetectorTracker.__init__, tracked))
+    other, _ = embed_cohort(recording, encoder, SETTINGS, faces, tmp_path)
+    assert other["P01_I0"].meta["cache_key"] != first["P01_I0"].meta["cache_key"]
+    assert [settings.min_iou for settings in tracked] == [0.5]  # embedded again, as keyed
+
+
+def _spy(init, seen):
+    def spying(self, detector, settings=None):
+        seen.append(settings)
+        init(self, detector, settings)
+
+    return spying
 
 
 def test_two_interviews_with_copies_of_one_video_are_refused(cohort, tmp_path):

@@ -113,7 +113,7 @@ class FaceOptions:
             return TrackFile(read_face_tracks(track), name=track.name)
         from emoclip_clinic.faces.detectors import make_detector
 
-        return DetectorTracker(make_detector(self.detector))
+        return DetectorTracker(make_detector(self.detector), TrackerSettings())
 
     def source_key(self, recording: Path, memo_dir: Path | None = None) -> str:
         """What identifies the recording's face source in cache keys; builds no source.
@@ -132,7 +132,9 @@ class FaceOptions:
             return f"track-file:{track.name}:sha256:{content_hash(track, memo_dir)}"
         from emoclip_clinic.faces.detectors import detector_name
 
-        return DetectorTracker.describe(detector_name(self.detector), TrackerSettings())
+        tracker = TrackerSettings()  # every setting: a changed default is another entry
+        return (f"{DetectorTracker.describe(detector_name(self.detector), tracker)}:"
+                f"{json.dumps(asdict(tracker), sort_keys=True)}")  # fmt: skip
 
 
 @dataclass
