@@ -7,6 +7,7 @@ Run from the repository root::
     .venv/bin/python bench/bench_loocv.py --dim 64 --head-loss clip --clips-per-interview 8
     .venv/bin/python bench/bench_loocv.py --dim 64 --head-inputs clip
     .venv/bin/python bench/bench_loocv.py --head-precision bf16   # CPUs with bf16 units
+    .venv/bin/python bench/bench_loocv.py --device cuda           # heads trained on a GPU
 
 Builds a cohort of random clip embeddings the size of the paper's (113 interviews of 69
 patients, ``--dim`` wide, one clip per 5.12 s of a ``--minutes`` recording: 32 frames after
@@ -52,20 +53,27 @@ def cohort(dim: int, minutes: float, seed: int):
     return data, scale
 
 
-def matmul_floor(data, folds: int, settings) -> tuple[float, float]:
+def matmul_floor(data, folds: int, settings, device: str) -> tuple[float, float]:
     """Seconds per step of the first layer's two products alone, and times the steps."""
     import torch
+
+    def sync():
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
 
     dim = data.clips[0].shape[1]
     rows = len(data.clips) * settings.clips_per_interview
     width = folds * (settings.hidden or dim // 2)
     dtype = torch.bfloat16 if settings.precision == "bf16" else torch.float32
-    x, w = torch.randn(rows, dim, dtype=dtype), torch.randn(dim, width, dtype=dtype)
-    grad = torch.randn(rows, width, dtype=dtype)
+    x = torch.randn(rows, dim, dtype=dtype, device=device)
+    w = torch.randn(dim, width, dtype=dtype, device=device)
+    grad = torch.randn(rows, width, dtype=dtype, device=device)
     times = []
     for _ in range(6):
+        sync()
         start = time.perf_counter()
         x @ w, x.T @ grad
+        sync()
         times.append(time.perf_counter() - start)
     per_step = statistics.median(times[1:])
     return per_step, per_step * settings.steps
@@ -82,7 +90,9 @@ def main() -> None:
     parser.add_argument("--clips-per-interview", type=int, default=None)
     parser.add_argument("--head-inputs", default=None, help="default: HeadSettings' default")
     parser.add_argument("--head-precision", default=None, help="fp32 (default) or bf16")
+    parser.add_argument("--device", default="cpu", help="where the heads train: cpu, cuda")
     args = parser.parse_args()
+    from emoclip_clinic.devices import resolve_device
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.loocv import agreement, leave_one_patient_out
 
@@ -90,17 +100,22 @@ def main() -> None:
               "inputs": args.head_inputs, "precision": args.head_precision}  # fmt: skip
     settings = HeadSettings(**{k: v for k, v in chosen.items() if v is not None})
 
+    device = resolve_device(args.device)
     data, scale = cohort(args.dim, args.minutes, 0)
     fits, tables = [], []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        predictions = leave_one_patient_out(data, scale, settings)
+        predictions = leave_one_patient_out(data, scale, settings, device=device)
         fits.append(time.perf_counter() - start)
         start = time.perf_counter()
         agreement(data, predictions, n_boot=args.n_boot)
         tables.append(time.perf_counter() - start)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     clips = sum(len(c) for c in data.clips)
+    if device.startswith("cuda"):
+        import torch
+
+        print(f"heads trained on {torch.cuda.get_device_name(device)}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}; head loss {settings.loss}, inputs "
           f"{settings.inputs}, precision {settings.precision}, "
@@ -109,7 +124,7 @@ def main() -> None:
           "| peak RSS MB |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     fit, table = statistics.median(fits), statistics.median(tables)
-    per_step, floor = matmul_floor(data, len(set(data.patient_ids)), settings)
+    per_step, floor = matmul_floor(data, len(set(data.patient_ids)), settings, device)
     print(f"| 113 / 69 | {args.dim} | {clips:,} | {fit:.1f} | {table:.1f} "
           f"({args.n_boot} replicates) | {peak_mb:.0f} |")  # fmt: skip
     print(f"lower bound: the first layer's two products take {per_step * 1000:.0f} ms a step "

@@ -7,7 +7,9 @@
 #   2. bench_embed.py on that interview with emoclip-vit-b-32, then emoclip-tiny (bf16, 32 clips
 #      per batch);
 #   3. bench_zeroshot.py with emoclip-tiny and its frame-ensemble baseline trained on the GPU
-#      (20 epochs with flips, then 20 with --augment style), evaluated there.
+#      (20 epochs with flips, then 20 with --augment style), evaluated there;
+#   4. bench_loocv.py at ViT-B/32's d = 512 with the heads trained on the GPU, fp32 and bf16
+#      (not run yet: added after the last lease; minutes on 2 CPU cores).
 # Usage, from anywhere:  bench/gpu_benchmarks.sh [WORK]   (default WORK=/tmp/emoclip_gpu)
 # Each step's output goes to WORK/logs/<step>.log; WORK/logs/progress.txt says where it is.
 # PYTHON (default python3) must import emoclip_clinic and its dependencies.
@@ -36,4 +38,9 @@ done
 $py bench/bench_zeroshot.py --device cuda --workers 12 --epochs 20 --then-epochs 20 --no-minilm \
     --n-boot 500 --work "$work" >"$work/logs/zeroshot.log" 2>&1
 log "zeroshot rc=$?"
+for precision in fp32 bf16; do
+    $py bench/bench_loocv.py --dim 512 --device cuda --head-precision $precision \
+        >"$work/logs/loocv_$precision.log" 2>&1
+    log "loocv $precision rc=$?"
+done
 log end

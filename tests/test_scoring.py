@@ -249,6 +249,26 @@ def test_bf16_head_training_predicts_what_fp32_training_predicts():
     assert gap(bf16) < 0.1 * gap(reseeded), (gap(bf16), gap(reseeded))
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_heads_trained_on_a_gpu_predict_what_heads_trained_on_the_cpu_predict(precision):
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal((int(rng.integers(10, 30)), 64)).astype(np.float32)
+             for _ in range(12)]  # fmt: skip
+    targets = rng.uniform(1, 7, (12, 3))
+    settings = HeadSettings(steps=40, precision=precision)
+    masks = 1 - np.eye(12)  # twelve folds, each holding one interview out
+    on_cpu = fit_symptom_heads(clips, targets, masks, settings)
+    on_gpu = fit_symptom_heads(clips, targets, masks, settings, "cuda")
+    # Rating units (SD about 1.7). The draws are the same; AdamW turns the devices' different
+    # rounding of near-zero gradients into steps of up to lr, so agreement is not bitwise.
+    tolerance = 0.02 if precision == "fp32" else 0.1
+    for held_out, (a, b) in enumerate(zip(on_cpu, on_gpu, strict=True)):
+        assert next(b.model.parameters()).device.type == "cpu"  # heads come back to the CPU
+        np.testing.assert_allclose(b.predict_clips(clips[held_out]),
+                                   a.predict_clips(clips[held_out]), atol=tolerance)  # fmt: skip
+
+
 def test_head_settings_refuse_an_unknown_loss():
     from emoclip_clinic.scoring.head import HeadSettings
 

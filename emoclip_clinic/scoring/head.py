@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from emoclip_clinic.devices import resolve_device
 from emoclip_clinic.errors import ConfigError, DataError
 from emoclip_clinic.heads import MLPHead
 from emoclip_clinic.scoring.scales import Scale
@@ -224,8 +225,9 @@ class _FoldMLPs(nn.Module):
         b1 = self.b1 - torch.einsum("fd,dfh->fh", mean / std, self.w1)
         hidden = torch.addmm(b1.reshape(-1), x, w1.reshape(d, folds * h)).relu_()
         hidden = hidden.view(len(x), folds, h)
-        if self.training and self.p > 0:
-            keep = torch.rand(len(x), 1, h, generator=generator) >= self.p
+        if self.training and self.p > 0:  # drawn on the generator's device (the CPU): the
+            # same masks on every device
+            keep = (torch.rand(len(x), 1, h, generator=generator) >= self.p).to(x.device)
             hidden = hidden * (keep / (1 - self.p)).to(hidden.dtype)
         by_fold = hidden.transpose(0, 1)
         if by_fold.dtype != torch.float32:  # bf16 bmm's backward copies a strided batch slowly
@@ -255,6 +257,7 @@ def fit_symptom_heads(
     targets: np.ndarray,
     train_masks: np.ndarray,
     settings: HeadSettings | None = None,
+    device: str | torch.device = "cpu",
 ) -> list[FittedHead]:
     """Train one head per row of ``train_masks``, all at once.
 
@@ -268,14 +271,14 @@ def fit_symptom_heads(
     come within 0.08 mean PCC of scikit-learn's ridge regression on interview means
     (``tests/test_scoring.py``); the old defaults (raw targets, lr 1e-3) did not.
 
-    ``settings.precision = "bf16"`` runs the matrix products in bfloat16 (CPU autocast; the
-    weights, optimiser and loss stay fp32). On CPUs with bf16 units (AMX, AVX512-BF16) this
-    cuts the time of a step; elsewhere bf16 is emulated and slower. Inputs are first centred
-    on the cohort's mean clip, so that standardisation folded into the first layer does not
-    subtract two large bf16 numbers. That centre includes every fold's held-out patient: it
-    cancels exactly in fp32, but in bf16 the rounding of the centred inputs lets the held-out
-    patient touch its own fold's model at rounding level. Agreement against fp32 is tested in
-    ``tests/test_scoring.py``; timings are in docs/benchmarks.md.
+    ``settings.precision = "bf16"`` runs the matrix products in bfloat16 (autocast on the
+    device; the weights, optimiser and loss stay fp32). On CPUs with bf16 units (AMX,
+    AVX512-BF16) this cuts the time of a step; elsewhere bf16 is emulated and slower. Inputs are
+    first centred on the cohort's mean clip, so that standardisation folded into the first layer
+    does not subtract two large bf16 numbers. That centre includes every fold's held-out
+    patient: it cancels exactly in fp32, but in bf16 the rounding of the centred inputs lets the
+    held-out patient touch its own fold's model at rounding level. Agreement against fp32 is
+    tested in ``tests/test_scoring.py``; timings are in docs/benchmarks.md.
 
     Args:
         clips: per interview, its (n_i, d) usable clip embeddings (turned into the head's
@@ -283,6 +286,9 @@ def fit_symptom_heads(
         targets: (n, k) targets on the item range.
         train_masks: (F, n) 0/1: which interviews each fold trains on.
         settings: training settings.
+        device: where the products run (a GPU takes the large first layer of ViT-B/32's
+            d = 512 in stride). Clip draws and dropout masks come from a CPU generator, so
+            every device trains on the same draws; the heads come back on the CPU.
 
     Returns:
         F fitted heads, in the order of ``train_masks``.
@@ -300,18 +306,22 @@ def fit_symptom_heads(
     y = torch.from_numpy((targets[None] - target_mean[:, None]) / target_std[:, None]).float()
     weight = torch.from_numpy(masks / masks.sum(axis=1, keepdims=True)).float()  # (F, n)
     generator = torch.Generator().manual_seed(settings.seed)
+    device = torch.device(resolve_device(str(device)))
+    padded, y, weight = padded.to(device), y.to(device), weight.to(device)
     with torch.random.fork_rng():
         torch.manual_seed(settings.seed)
         template = MLPHead(padded.shape[2], targets.shape[1], settings.hidden, settings.dropout)
-        model = _FoldMLPs(template, len(masks))
+        model = _FoldMLPs(template, len(masks)).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr,
                                       weight_decay=settings.weight_decay)  # fmt: skip
-        mean_t, std_t = torch.from_numpy(mean - centre).float(), torch.from_numpy(std).float()
+        mean_t = torch.from_numpy(mean - centre).float().to(device)
+        std_t = torch.from_numpy(std).float().to(device)
         rows, per = torch.arange(len(clips))[:, None], settings.clips_per_interview
         for _ in range(settings.steps):
             draw = torch.rand(len(clips), per, generator=generator)
-            picks = padded[rows, (draw * lengths[:, None]).long()].reshape(-1, padded.shape[2])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            index = (rows.to(device), (draw * lengths[:, None]).long().to(device))
+            picks = padded[index].reshape(-1, padded.shape[2])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = model(picks, mean_t, std_t, generator)
             out = out.float().view(len(masks), len(clips), per, -1)
             if settings.loss == "interview":  # the drawn clips' mean prediction fits the ratings
@@ -322,6 +332,7 @@ def fit_symptom_heads(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+    model.cpu()
     columns = tuple(str(i) for i in range(targets.shape[1]))
     return [
         FittedHead(model.head(f, template, target_mean[f], target_std[f]), mean[f], std[f],

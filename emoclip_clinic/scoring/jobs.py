@@ -50,7 +50,7 @@ class CohortJob:
     embed: EmbedSettings = field(default_factory=EmbedSettings)  # chunking and cropping
     faces: FaceOptions = field(default_factory=FaceOptions)  # face source
     head: HeadSettings = field(default_factory=HeadSettings)  # MLP training
-    device: str = "cpu"  # torch device for the encoder
+    device: str = "cpu"  # torch device for the encoder and the head's training
     workers: int = 1  # recordings embedded at once, one process each
 
 
@@ -110,7 +110,7 @@ def run_loocv(
     start = time.perf_counter()
     scale, encoder, embeddings, failed, data = _prepare(job, progress)
     fit_start = time.perf_counter()
-    predictions = leave_one_patient_out(data, scale, job.head, progress)
+    predictions = leave_one_patient_out(data, scale, job.head, progress, job.device)
     table = agreement(data, predictions, n_boot, seed)
     ceiling = read_ceiling(Path(job.labels), scale.name)
     table["oracle_pcc"] = [ceiling.get(c, np.nan) for c in table.index]
@@ -148,8 +148,8 @@ def run_train_head(
     """
     check_replaceable(out, BUNDLE_META)
     scale, encoder, _, failed, data = _prepare(job, progress)
-    predictions = leave_one_patient_out(data, scale, job.head, progress)
-    head = fit_head_on(data, scale, job.head)
+    predictions = leave_one_patient_out(data, scale, job.head, progress, job.device)
+    head = fit_head_on(data, scale, job.head, job.device)
     info = {
         "scale": {"name": scale.name, "items": list(scale.item_ids), "total": scale.total.id,
                   "ranges": {i["id"]: [i["min"], i["max"]] for i in _items_info(scale)}},

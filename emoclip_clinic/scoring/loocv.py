@@ -72,18 +72,21 @@ def cohort_data(
 
 
 def fit_heads(
-    data: CohortData, scale: Scale, settings: HeadSettings, masks: np.ndarray
-) -> list[FittedHead]:
-    """Fit one head per row of ``masks`` (interviews to train on)."""
+    data: CohortData, scale: Scale, settings: HeadSettings, masks: np.ndarray,
+    device: str = "cpu",
+) -> list[FittedHead]:  # fmt: skip
+    """Fit one head per row of ``masks`` (interviews to train on) on ``device``."""
     targets = targets_on_item_range(data.ratings.to_numpy(), Ranges.of(scale))
-    heads = fit_symptom_heads(data.clips, targets, masks, settings)
+    heads = fit_symptom_heads(data.clips, targets, masks, settings, device)
     columns = tuple(data.ratings.columns)
     return [replace(h, target_columns=columns) for h in heads]
 
 
-def fit_head_on(data: CohortData, scale: Scale, settings: HeadSettings) -> FittedHead:
+def fit_head_on(
+    data: CohortData, scale: Scale, settings: HeadSettings, device: str = "cpu"
+) -> FittedHead:
     """Fit the head on every interview of the cohort."""
-    return fit_heads(data, scale, settings, np.ones((1, len(data.interview_ids))))[0]
+    return fit_heads(data, scale, settings, np.ones((1, len(data.interview_ids))), device)[0]
 
 
 def leave_one_patient_out(
@@ -91,8 +94,12 @@ def leave_one_patient_out(
     scale: Scale,
     settings: HeadSettings | None = None,
     progress: ProgressHook = NO_PROGRESS,
+    device: str = "cpu",
 ) -> pd.DataFrame:
-    """Held-out predictions (scale units) of every interview, one model per left-out patient."""
+    """Held-out predictions (scale units) of every interview, one model per left-out patient.
+
+    The models train together on ``device`` (see :func:`fit_symptom_heads`).
+    """
     settings = settings or HeadSettings()
     predictions = np.zeros(data.ratings.shape)
     splits = list(LeaveOneGroupOut().split(data.clips, groups=data.patient_ids))
@@ -100,7 +107,7 @@ def leave_one_patient_out(
     for fold, (train, _) in enumerate(splits):
         masks[fold, train] = 1
     progress.start("leave-one-patient-out", total=len(splits), unit="fold")
-    heads = fit_heads(data, scale, settings, masks)
+    heads = fit_heads(data, scale, settings, masks, device)
     for head, (_, test) in zip(heads, splits, strict=True):
         for i in test:
             predictions[i] = head.predict_interview(data.clips[i], Ranges.of(scale))
