@@ -642,6 +642,15 @@ def test_score_bad_recordings_lose_nothing(cohort, tmp_path):
     again = score_recording(root / "recordings" / "P00_I0.mp4", tmp_path / "bundle",
                             checkpoint, out, cache_dir=root / "cache")  # fmt: skip
     assert again["scores"] == first["scores"]  # the same recording may be scored again
+    from emoclip_clinic.scoring.pipeline import FaceOptions
+
+    tracks = FaceOptions("tracks", root / "tracks")
+    score_recording(namesake, tmp_path / "bundle", checkpoint, tmp_path / "site2_scores", tracks)
+    namesake.write_bytes((root / "recordings" / "P02_I0.mp4").read_bytes())  # a corrected file
+    redone = score_recording(namesake, tmp_path / "bundle", checkpoint,
+                             tmp_path / "site2_scores", tracks)  # fmt: skip
+    saved = json.loads((tmp_path / "site2_scores" / "P00_I0_score.json").read_text())
+    assert saved["recording"]["sha256"] == redone["recording"]["sha256"]  # replaced
 
 
 def test_embed_keeps_recordings_that_share_a_file_name_apart(cohort, tmp_path):

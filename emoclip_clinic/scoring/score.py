@@ -106,7 +106,8 @@ def _check_out_free(out_dir: Path, recording: Path, cache: Path) -> str | None:
 
     Results are named after the recording's file name, so ``site1/p01.mp4`` and
     ``site2/p01.mp4`` scored into one folder would share ``p01_score.json``. Scoring the same
-    recording again replaces its results; another recording's are refused.
+    recording again (the same content, or the same file) replaces its results; another
+    recording's are refused.
 
     Raises:
         DataError: ``out_dir`` holds results of another recording with that file name.
@@ -121,7 +122,10 @@ def _check_out_free(out_dir: Path, recording: Path, cache: Path) -> str | None:
         theirs = json.loads(earlier.read_text(encoding="utf-8"))["recording"]
     except (OSError, ValueError, KeyError, TypeError):
         theirs = None
-    if isinstance(theirs, dict) and theirs.get("sha256") == digest:
+    if isinstance(theirs, dict) and (
+        theirs.get("sha256") == digest
+        or Path(str(theirs.get("path"))).resolve() == recording.resolve()
+    ):  # the same recording (or a new version of the file): its results are replaced
         return digest
     whose = f"of {theirs.get('path')}" if isinstance(theirs, dict) else "that are not a score"
     raise DataError(f"{earlier}: holds results {whose}, not of {recording}; score it into "
