@@ -340,6 +340,50 @@ def _per_image_model(folder: Path) -> Path:
     return path
 
 
+GRADIENTS_SCRIPT = """
+import os, sys
+import torch, torch.distributed as dist
+from torch.nn.functional import normalize
+from emoclip_clinic.train.loss import backward_scale, contrastive_loss
+
+torch.manual_seed(0)
+model = torch.nn.ModuleDict({"video": torch.nn.Linear(6, 5), "text": torch.nn.Linear(7, 5)})
+model.log_scale = torch.nn.Parameter(torch.tensor(2.0))
+data = torch.Generator().manual_seed(1)
+x, y = torch.randn(8, 6, generator=data), torch.randn(8, 7, generator=data)
+distributed = "RANK" in os.environ  # under torchrun: 2 processes, each with half the batch
+if distributed:
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    x, y = x[4 * rank : 4 * rank + 4], y[4 * rank : 4 * rank + 4]
+video, text = normalize(model["video"](x), dim=-1), normalize(model["text"](y), dim=-1)
+(contrastive_loss(video, text, model.log_scale.exp()) * backward_scale()).backward()
+for p in model.parameters() if distributed else []:
+    dist.all_reduce(p.grad)  # what DistributedDataParallel does: the mean over processes
+    p.grad /= dist.get_world_size()
+if os.environ.get("RANK", "0") == "0":
+    torch.save({k: p.grad for k, p in model.named_parameters()}, sys.argv[1])
+"""
+
+
+def test_two_processes_get_the_gradients_of_one_with_the_whole_batch(tmp_path):
+    script = tmp_path / "gradients.py"
+    script.write_text(GRADIENTS_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, str(script), str(tmp_path / "one.pt")],
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node=2", str(script), str(tmp_path / "two.pt")],
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert two.returncode == 0, two.stderr[-3000:]
+    single = torch.load(tmp_path / "one.pt", weights_only=True)
+    shared = torch.load(tmp_path / "two.pt", weights_only=True)
+    assert set(shared) == {"video.weight", "video.bias", "text.weight", "text.bias", "log_scale"}
+    for name, grad in single.items():  # the temperature's was twice as large before
+        torch.testing.assert_close(shared[name], grad, rtol=1e-5, atol=1e-7, msg=name)
+
+
 def test_two_process_gloo_run_equals_one_process_with_the_doubled_batch(toy, tmp_path):
     common = "--frames 4 --downsample 2 --epochs 1 --workers 0 --optimizer adamw".split()
     common += "--lr 2e-3 --backbone-lr 2e-3 --device cpu".split()

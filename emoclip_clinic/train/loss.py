@@ -6,7 +6,9 @@ the whole global batch, so every process's clips count as negatives everywhere. 
 copies of other processes' embeddings are constants; only the local shard carries gradients.
 Each process therefore holds the exact gradient of the global loss with respect to its own
 shard; DDP sums them (and divides by the world size, which :func:`backward_scale` undoes), so
-an update equals one process training on the whole global batch.
+an update equals one process training on the whole global batch. The temperature is the
+exception: it scales the whole matrix, so every process already holds its full gradient, and
+the loss passes it on divided by the world size.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ def contrastive_loss(
     """
     all_video = gather_with_local_grad(video_embeddings)
     all_text = gather_with_local_grad(text_embeddings)
+    if world_size() > 1:  # every process holds the whole gradient of the shared temperature
+        # (it multiplies the whole N x N matrix), not a shard's: undo backward_scale for it
+        logit_scale = logit_scale.detach() + (logit_scale - logit_scale.detach()) / world_size()
     logits = logit_scale * all_video @ all_text.T  # (N, N), N = global batch
     targets = torch.arange(logits.shape[0], device=logits.device)
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
