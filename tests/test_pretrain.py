@@ -250,6 +250,28 @@ def test_a_folder_of_other_files_is_neither_a_new_run_nor_resumed(tmp_path, capl
     assert (tmp_path / "typo" / "run.json").is_file()
 
 
+def test_an_epoch_ending_inside_an_accumulation_group_leaves_no_gradient_behind(tmp_path):
+    from emoclip_clinic.progress import NO_PROGRESS
+    from emoclip_clinic.train.distributed import DistInfo
+    from emoclip_clinic.train.pretrain import _Trainer
+
+    config = PretrainConfig(data_root=tmp_path, out_dir=tmp_path / "run", accumulate=2,
+                            num_frames=2, batch_size=2)  # fmt: skip
+    trainer = _Trainer(config, DistInfo(), NO_PROGRESS)
+    (tmp_path / "run" / "metrics").mkdir(parents=True)
+    batch = {"video": torch.rand(2, 2, 3, 64, 64), "caption": ["a red dot", "a blue square"],
+             "failed": []}  # fmt: skip
+    broken = {"caption": [], "failed": []}  # every clip of this batch failed to decode
+    trainer.loader = lambda dataset, epoch: [batch, broken, batch, batch, batch]
+    trainer.train_epoch(None, 1)
+    assert trainer.steps_done == 2  # batches 1+3 and 4+5: the broken one is in no group
+    assert all(p.grad is None for p in trainer.model.parameters())
+    trainer.loader = lambda dataset, epoch: [batch, batch, batch]
+    trainer.train_epoch(None, 2)
+    assert trainer.steps_done == 3
+    assert all(p.grad is None for p in trainer.model.parameters())  # batch 3's was dropped
+
+
 def test_best_checkpoint_is_chosen_on_validation_and_files_are_complete(toy, tmp_path):
     result = _run(toy, tmp_path / "run", epochs=2)
     epochs = _epochs(tmp_path / "run")

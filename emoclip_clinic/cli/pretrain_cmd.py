@@ -82,7 +82,13 @@ def pretrain_command(
     frames: Annotated[int, typer.Option(min=1, help="Frames per clip after downsampling.")] = 16,
     downsample: Annotated[int, typer.Option(min=1, help="Temporal downsampling factor.")] = 4,
     batch_size: Annotated[int, typer.Option(help="Clips per process and step.")] = 32,
-    accumulate: Annotated[int, typer.Option(help="Micro-batches per optimiser step.")] = 1,
+    accumulate: Annotated[
+        int,
+        typer.Option(
+            help="Micro-batches per optimiser step (negatives stay within a micro-batch; a "
+            "group left incomplete at an epoch's end is dropped)."
+        ),
+    ] = 1,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
     optimizer: Annotated[Optimizer, typer.Option(help="sgd (paper) or adamw.")] = Optimizer.sgd,
     lr: Annotated[float, typer.Option(help="LR of the temporal module.")] = 1e-3,

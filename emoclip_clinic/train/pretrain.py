@@ -298,7 +298,7 @@ class _Trainer:
             self.note_failures(dataset, batch["failed"])
             if "video" not in batch:
                 continue
-            loss = self.train_step(batch, micro)
+            loss = self.train_step(batch, len(losses))  # groups count the batches trained on
             done = time.perf_counter()
             losses.append(loss)
             clips = len(batch["caption"]) * self.dist.world_size
@@ -312,6 +312,9 @@ class _Trainer:
             self.progress.advance(task, loss=loss, clips_per_s=record["clips_per_s"])
             tick = time.perf_counter()
         self.progress.end(task)
+        if len(losses) % cfg.accumulate:  # the epoch ended inside a group: its gradients were
+            # never applied; dropped, so that the next epoch (or a resumed run) starts clean
+            self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         return float(np.mean(losses)) if losses else math.nan
 
