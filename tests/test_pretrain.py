@@ -60,6 +60,18 @@ def test_retrieval_metrics_hand_case():
     assert m["t2v_r1"] == pytest.approx(1 / 3)
     assert m["chance_r1"] == pytest.approx(1 / 3)
     assert m["t2v_r5"] == 1.0
+    collapsed = retrieval_metrics(torch.ones(20, 3), torch.ones(20, 3))  # everything ties
+    for direction in ("t2v", "v2t"):  # chance, not a perfect score
+        assert [collapsed[f"{direction}_r{k}"] for k in (1, 5, 10)] == pytest.approx(
+            [1 / 20, 5 / 20, 10 / 20]
+        )
+        assert collapsed[f"{direction}_median_rank"] == 10.5
+    pool = torch.tensor([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0]])  # captions 0 and 1 identical
+    m = retrieval_metrics(torch.eye(3), pool)
+    # Clip 0 scores captions 0 and 1 alike: a coin toss (1/2). Clip 1 prefers caption 2 (0).
+    # Clip 2 scores all three captions 0: one chance in three.
+    assert m["v2t_r1"] == pytest.approx((1 / 2 + 0 + 1 / 3) / 3)
+    assert m["v2t_median_rank"] == 2.0  # ranks 1.5, 2.5 and 2
 
 
 def test_mafw_reader_real_layout_gbk_broken_lines_and_missing_clips(tmp_path):
@@ -232,6 +244,24 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(toy, tmp_path):
     changed = PretrainConfig(data_root=toy, out_dir=tmp_path / "killed", **{**QUICK, "lr": 1.0})
     with pytest.raises(ConfigError, match=r"settings differ.*lr"):
         pretrain(changed, resume=True)
+
+
+def test_test_clips_without_a_caption_are_not_retrieval_targets(toy, tmp_path):
+    import shutil
+
+    from emoclip_clinic.train.pretrain import load_splits
+
+    root = tmp_path / "mafw"
+    shutil.copytree(toy, root)
+    listing = root / "Train & Test Set" / "single" / "with_caption" / "set_1" / "test.txt"
+    lines = listing.read_bytes().decode("gbk").splitlines()
+    uncaptioned = lines[0].split("\t")
+    lines[0] = "\t".join([*uncaptioned[:3], "-"])  # "-": no caption
+    listing.write_bytes(("\n".join(lines) + "\n").encode("gbk"))
+    splits = load_splits(PretrainConfig(data_root=root, out_dir=tmp_path / "run", **QUICK))
+    assert len(splits.test) == len(lines) - 1  # every remaining clip has its own caption
+    assert uncaptioned[0].removesuffix(".mp4") not in {s.sample_id for s in splits.test}
+    assert "1 test clips have no caption and are not used" in splits.notes
 
 
 def test_a_folder_of_other_files_is_neither_a_new_run_nor_resumed(tmp_path, caplog):

@@ -80,7 +80,11 @@ def embed_dataset(
 def retrieval_metrics(video: torch.Tensor, text: torch.Tensor) -> dict[str, float]:
     """Recall@K (K = 1, 5, 10) and median rank, text-to-video and video-to-text.
 
-    Row i of ``text`` describes row i of ``video``. Chance R@1 is 1/N.
+    Row i of ``text`` describes row i of ``video``. Chance R@1 is 1/N. Ties are broken at
+    random, in expectation: a true partner that ties with ``t`` other candidates and trails
+    ``g`` is within the top K with probability clip((K - g) / (t + 1), 0, 1), and its rank is
+    1 + g + t / 2. Identical captions (the neutral clips' pool sentences) tie exactly, and so
+    do the embeddings of a collapsed model: counting ties as hits gave such a model R@1 = 1.
     """
     n = video.shape[0]
     if n == 0:
@@ -88,11 +92,12 @@ def retrieval_metrics(video: torch.Tensor, text: torch.Tensor) -> dict[str, floa
     similarity = (text @ video.T).cpu().numpy()  # (captions, clips)
     metrics: dict[str, float] = {"n": n, "chance_r1": 1.0 / n}
     for name, sim in (("t2v", similarity), ("v2t", similarity.T)):
-        # Rank of the true partner: how many candidates score strictly higher.
-        ranks = (sim > np.diag(sim)[:, None]).sum(axis=1) + 1
+        true = np.diag(sim)[:, None]
+        ahead = (sim > true).sum(axis=1)
+        tied = (sim == true).sum(axis=1) - 1  # other candidates scoring the same
         for k in (1, 5, 10):
-            metrics[f"{name}_r{k}"] = float(np.mean(ranks <= k))
-        metrics[f"{name}_median_rank"] = float(np.median(ranks))
+            metrics[f"{name}_r{k}"] = float(np.mean(np.clip((k - ahead) / (tied + 1), 0, 1)))
+        metrics[f"{name}_median_rank"] = float(np.median(1 + ahead + tied / 2))
     metrics["mean_recall"] = float(
         np.mean([metrics[f"{d}_r{k}"] for d in ("t2v", "v2t") for k in (1, 5, 10)])
     )

@@ -99,7 +99,7 @@ def split_validation(
 
 
 def load_splits(config: PretrainConfig) -> Splits:
-    """Read the fold, keep captioned samples, and carve the validation split.
+    """Read the fold, keep captioned samples (train and test), and carve the validation split.
 
     Raises:
         DataError: missing annotation files, or no usable captioned training sample.
@@ -113,7 +113,11 @@ def load_splits(config: PretrainConfig) -> Splits:
     if len(usable) < 2:
         raise DataError(f"{train_report.source}: fewer than 2 captioned training clips")
     train_part, val = split_validation(usable, config.val_fraction, config.seed)
-    return Splits(train_part, val, test, notes)
+    described = [s for s in test if s.caption or s.labels == ("neutral",)]
+    if len(described) < len(test):  # an empty caption would be every such clip's caption
+        notes.append(f"{len(test) - len(described)} test clips have no caption and are not "
+                     f"used")  # fmt: skip
+    return Splits(train_part, val, described, notes)
 
 
 def build_optimizer(model: EmoCLIP, config: PretrainConfig) -> torch.optim.Optimizer:
