@@ -211,3 +211,23 @@ def test_zeroshot_command_runs_and_offers_only_the_splits_it_knows(tmp_path, tin
     assert (saved["split"], saved["fold"], saved["rows"][0]["text"]) == ("test", 1, "mafw11")
     refused = CliRunner().invoke(app, [*args, "--split", "validation"])
     assert refused.exit_code == 2 and "'train', 'test'" in refused.output
+
+
+def test_middle_frame_is_the_clips_own_and_looped_frames_count_once(tmp_path, tiny):
+    from emoclip_clinic.data.transforms import ClipTransform
+    from emoclip_clinic.models import get_preprocess_cfg
+    from emoclip_clinic.video import probe_video, read_frames
+    from emoclip_clinic.zeroshot.embedding import WindowedClips, embed_views
+
+    root = make_toy_mafw(tmp_path / "toy", clips=24, frames=12)
+    sample = read_mafw(root, 1, "test")[0][0]
+    transform, sampling = ClipTransform(get_preprocess_cfg(tiny)), ClipSampling(16, 4)
+    assert evenly_spaced_windows(12, sampling, 1)[0, 8] != 6  # the looped window's middle slot
+    views = embed_views(tiny, WindowedClips([sample], transform, sampling))
+    info = probe_video(sample.path)
+    with torch.no_grad():
+        frames = F.normalize(tiny.encode_frames(transform(read_frames(info, range(12)))), dim=-1)
+    torch.testing.assert_close(views.embeddings["middle_frame"][0], frames[6])  # 12 // 2
+    # The window reads frames 0, 4 and 8, then loops them: each counts once.
+    ensemble = F.normalize(frames[[0, 4, 8]].mean(dim=0), dim=-1)
+    torch.testing.assert_close(views.embeddings["frame_ensemble"][0], ensemble)

@@ -1,9 +1,11 @@
 """One decoding pass per video gives every view the zero-shot table compares.
 
 For each video: the model's video embedding (temporal transformer, or mean pooling for a
-frame-ensemble CLIP), the image tower's frame ensemble (mean of normalised frame embeddings)
-and its middle frame. With ``num_windows > 1`` (multi-clip evaluation) the video embedding is
-the mean over evenly spaced windows; deterministic either way.
+frame-ensemble CLIP), the image tower's frame ensemble (mean of the normalised embeddings of
+the distinct frames the windows sampled: a short clip's looped frames count once) and the
+clip's own middle frame (frame ``n // 2`` of its ``n``, read beside the windows). With
+``num_windows > 1`` (multi-clip evaluation) the video embedding is the mean over evenly spaced
+windows; deterministic either way.
 """
 
 from __future__ import annotations
@@ -64,11 +66,12 @@ class WindowedClips(Dataset):
         try:
             info = probe_video(self.samples[index].path)
             windows = evenly_spaced_windows(info.n_frames, self.sampling, self.num_windows)
-            clip = self.transform(read_frames(info, windows.reshape(-1)))
-            video = clip.view(*windows.shape, *clip.shape[1:])
+            wanted = np.append(windows.reshape(-1), info.n_frames // 2)  # and the middle frame
+            clip = self.transform(read_frames(info, wanted))
+            video = clip[:-1].view(*windows.shape, *clip.shape[1:])
         except DataError as err:
             return {"index": index, "error": str(err)}
-        return {"index": index, "video": video}
+        return {"index": index, "video": video, "middle": clip[-1], "frame_ids": windows}
 
 
 def _collate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -106,14 +109,15 @@ def embed_views(
             continue
         video = item["video"].to(device)  # (K, T, C, H, W)
         with autocast_for(device):
-            per_frame = model.encode_frames(video.flatten(0, 1)).float()
-            per_frame = per_frame.view(*video.shape[:2], -1)
+            both = torch.cat([video.flatten(0, 1), item["middle"][None].to(device)])
+            embedded = model.encode_frames(both).float()
+            per_frame = embedded[:-1].view(*video.shape[:2], -1)
             clip_embeddings = _video_from_frames(model, per_frame)
-        frames = F.normalize(per_frame, dim=-1)
-        middle = frames[frames.shape[0] // 2, frames.shape[1] // 2]
+        frames = F.normalize(per_frame, dim=-1).flatten(0, 1)
+        _, distinct = np.unique(item["frame_ids"].reshape(-1), return_index=True)
         rows["video"].append(F.normalize(clip_embeddings.mean(dim=0), dim=-1))
-        rows["frame_ensemble"].append(F.normalize(frames.mean(dim=(0, 1)), dim=-1))
-        rows["middle_frame"].append(middle)
+        rows["frame_ensemble"].append(F.normalize(frames[distinct].mean(dim=0), dim=-1))
+        rows["middle_frame"].append(F.normalize(embedded[-1], dim=-1))
         indices.append(item["index"])
     progress.end(task)
     dim = model.embed_dim
