@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from emoclip_clinic.data.mafw import read_mafw
 from emoclip_clinic.data.transforms import AugmentConfig, ClipTransform
 from emoclip_clinic.errors import ConfigError, DataError
 from emoclip_clinic.models import create_emoclip, get_preprocess_cfg
-from emoclip_clinic.models.checkpoints import load_checkpoint
+from emoclip_clinic.models.checkpoints import load_checkpoint, save_checkpoint
+from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.resources import protocols_dir
 from emoclip_clinic.train.config import PretrainConfig
 from emoclip_clinic.train.evaluate import retrieval_metrics
@@ -328,6 +330,14 @@ def test_a_run_can_start_from_another_runs_checkpoint(toy, tmp_path):
     assert run["inputs"]["init"] == info.weights_sha256
     with pytest.raises(ConfigError, match="another configuration"):
         _run(toy, tmp_path / "third", init=tmp_path / "first" / "best", pooling="mean")
+    # A run begun from a pretrained tag records the tag's temperature and activation in its
+    # configuration; --init from it keeps them (it was refused as another configuration).
+    tagged = replace(info.config, init_logit_scale=4.6,
+                     backbone=replace(info.config.backbone, quick_gelu=True))  # fmt: skip
+    save_checkpoint(tmp_path / "tagged", EmoCLIP(first.clip, tagged, first.embed_dim))
+    _run(toy, tmp_path / "fourth", init=tmp_path / "tagged", **frozen)
+    _, fourth_info = load_checkpoint(tmp_path / "fourth" / "best")
+    assert fourth_info.config == tagged  # QuickGELU kept: the weights were trained with it
     with pytest.raises(ConfigError, match="init and pretrained"):
         PretrainConfig(data_root=toy, out_dir="o", init=tmp_path, pretrained="openai")
 

@@ -35,6 +35,7 @@ from emoclip_clinic.models.build import (
     resolve_config,
 )
 from emoclip_clinic.models.checkpoints import load_checkpoint, read_checkpoint_info, save_checkpoint
+from emoclip_clinic.models.config import EmoCLIPConfig
 from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
 from emoclip_clinic.provenance import package_versions, sha256_file
@@ -139,21 +140,34 @@ def build_optimizer(model: EmoCLIP, config: PretrainConfig) -> torch.optim.Optim
     return torch.optim.SGD(groups, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
-def _start_from(model: EmoCLIP, folder: Path) -> None:
-    """Copy the weights of an EmoCLIP checkpoint of the same architecture into ``model``.
+def _as_built(config: EmoCLIPConfig) -> EmoCLIPConfig:
+    """``config`` without what ``create_emoclip(pretrained=TAG)`` writes into it.
+
+    A pretrained tag sets the starting temperature (init-only: the weights hold the learned
+    one) and may switch the backbone's activation to the tag's (QuickGELU for ``openai``).
+    """
+    return replace(config, init_logit_scale=0.0, backbone=replace(config.backbone, quick_gelu=None))
+
+
+def _start_from(config: EmoCLIPConfig, folder: Path, freeze_backbone: bool) -> EmoCLIP:
+    """The model of an EmoCLIP checkpoint of this run's architecture, to train on from.
+
+    The checkpoint's own configuration is kept: a run that began from a pretrained tag
+    recorded the tag's temperature and activation there.
 
     Raises:
         ConfigError: the checkpoint is of another model configuration.
         CheckpointError: the checkpoint is missing, damaged or unreadable.
     """
     start, info = load_checkpoint(folder)
-    if info.config != model.config:
+    if _as_built(info.config) != _as_built(config):
         raise ConfigError(
             f"--init {folder}: the checkpoint is a '{info.config.name}' model with another "
-            f"configuration than this run's '{model.config.name}'; pass the same --model "
+            f"configuration than this run's '{config.name}'; pass the same --model "
             "(and --pooling) it was trained with"
         )
-    model.load_state_dict(start.state_dict())
+    start.freeze_backbone(freeze_backbone)
+    return start
 
 
 def _provenance(config: PretrainConfig, dist: DistInfo) -> dict[str, Any]:
@@ -181,11 +195,12 @@ class _Trainer:
         if config.pooling is not None:
             temporal = replace(model_config.temporal, pooling=config.pooling)
             model_config = replace(model_config, temporal=temporal)
-        self.model = create_emoclip(
-            model_config, config.pretrained, freeze_backbone=config.freeze_backbone
-        )
         if config.init is not None:
-            _start_from(self.model, config.init)
+            self.model = _start_from(model_config, config.init, config.freeze_backbone)
+        else:
+            self.model = create_emoclip(
+                model_config, config.pretrained, freeze_backbone=config.freeze_backbone
+            )
         self.model.to(dist.device)
         if config.freeze_text:
             self.model.freeze_text_tower()
