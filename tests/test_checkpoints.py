@@ -160,7 +160,7 @@ def test_authors_full_checkpoint_reproduces_their_video_embedding(tmp_path, shar
     assert loaded.model.logit_scale.item() == 3.0
 
 
-def test_authors_downstream_file_with_visual_tower_and_head(tmp_path, shared_dir):
+def test_authors_downstream_file_with_visual_tower_and_head(tmp_path, shared_dir, caplog):
     config = _small_reference_config(shared_dir)
     donor = create_emoclip(config)
     folder = shared_dir / "fixtures/reference_emoclip"
@@ -169,11 +169,25 @@ def test_authors_downstream_file_with_visual_tower_and_head(tmp_path, shared_dir
     state["mlp.0.weight"] = torch.randn(32, 64)
     path = tmp_path / "downstream.pt"
     torch.save(state, path)
-    loaded = load_authors_checkpoint(path, config)
+    with caplog.at_level("WARNING"):
+        loaded = load_authors_checkpoint(path, config)
     assert loaded.backbone == "visual"
+    assert "holds no text tower; left randomly initialised" in caplog.text
     assert set(loaded.head_state) == {"0.weight"}
     for key, value in donor.clip.visual.state_dict().items():
         assert torch.equal(loaded.model.clip.visual.state_dict()[key], value)
+    towers = tmp_path / "towers.pt"  # the CLIP weights the authors started from
+    torch.save({"state_dict": create_emoclip(config).clip.state_dict()}, towers)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        filled = load_authors_checkpoint(path, config, pretrained=towers)
+    assert "randomly initialised" not in caplog.text  # the tower came from pretrained=
+    text_weights = {k: v for k, v in torch.load(towers, weights_only=True)["state_dict"].items()
+                    if not k.startswith("visual.")}  # fmt: skip
+    for key, value in text_weights.items():
+        assert torch.equal(filled.model.clip.state_dict()[key], value), key
+    for key, value in donor.clip.visual.state_dict().items():  # the file's tower wins
+        assert torch.equal(filled.model.clip.visual.state_dict()[key], value)
 
 
 def test_every_key_of_the_released_temporal_module_loads(shared_dir):

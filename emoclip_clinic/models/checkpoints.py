@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ from emoclip_clinic.models.build import create_emoclip, resolve_config
 from emoclip_clinic.models.config import EmoCLIPConfig
 from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.provenance import package_versions, sha256_file
+
+logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "emoclip-clinic-checkpoint"
 FORMAT_VERSION = 1
@@ -308,14 +311,21 @@ def load_authors_checkpoint(
     path: str | Path,
     config: str | Path | EmoCLIPConfig = "emoclip-reference",
     device: str | torch.device = "cpu",
+    pretrained: str | Path | None = None,
 ) -> AuthorsCheckpoint:
     """Load a checkpoint file in the EmoCLIP authors' format.
+
+    The authors' downstream files hold the temporal module and the image tower only, and some
+    files the temporal module alone. The towers the file lacks come from ``pretrained`` (the
+    open_clip tag or local weight file the authors started from, e.g. ``openai`` for ViT-B/32);
+    without it they stay randomly initialised, and a warning says so.
 
     Args:
         path: a ``torch.save`` state dict (.pt/.pth, read with ``weights_only=True``) or a
             .safetensors file with the same keys.
         config: the architecture; ``emoclip-reference`` has the shapes of the released weights.
         device: where to put the model.
+        pretrained: open_clip tag or weight file for the CLIP towers the file does not hold.
 
     Returns:
         The loaded model (eval mode), which backbone parts the file held, and its ``mlp.*`` head.
@@ -327,6 +337,12 @@ def load_authors_checkpoint(
     if not file.is_file():
         raise CheckpointError(f"authors' checkpoint not found: {file}")
     state = _read_torch_state(file)
-    loaded = load_authors_state(create_emoclip(resolve_config(config)), state, source=str(file))
+    model = create_emoclip(resolve_config(config), pretrained)
+    loaded = load_authors_state(model, state, source=str(file))
+    if loaded.backbone != "full" and pretrained is None:
+        missing = "CLIP towers" if loaded.backbone == "none" else "text tower"
+        logger.warning("%s holds no %s; left randomly initialised (pass pretrained=, the "
+                       "open_clip tag or weight file the authors started from)",
+                       file, missing)  # fmt: skip
     loaded.model.to(device).eval()
     return loaded
