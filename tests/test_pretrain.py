@@ -302,6 +302,9 @@ def test_an_epoch_ending_inside_an_accumulation_group_leaves_no_gradient_behind(
     trainer.train_epoch(None, 2)
     assert trainer.steps_done == 3
     assert all(p.grad is None for p in trainer.model.parameters())  # batch 3's was dropped
+    trainer.loader = lambda dataset, epoch: [batch]  # fewer batches than a group
+    with pytest.raises(ConfigError, match="--accumulate 2 is more than the 1 batches"):
+        trainer.train_epoch(None, 3)
 
 
 def test_best_checkpoint_is_chosen_on_validation_and_files_are_complete(toy, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -606,7 +607,7 @@ def test_one_usable_clip_is_not_scored_by_a_centred_head_and_a_missing_file_stop
         run_loocv(_job(copy, checkpoint), tmp_path / "out", n_boot=0)
 
 
-def test_score_bad_recordings_lose_nothing(cohort, tmp_path):
+def test_score_bad_recordings_lose_nothing(cohort, tmp_path, monkeypatch):
     root, checkpoint = cohort
     run_train_head(_job(root, checkpoint), tmp_path / "bundle")
     out = tmp_path / "scores"
@@ -638,6 +639,10 @@ def test_score_bad_recordings_lose_nothing(cohort, tmp_path):
         rf"P00_I0\.mp4, not of {namesake}; .*--out",
     ):
         score_recording(namesake, tmp_path / "bundle", checkpoint, out, cache_dir=root / "cache")
+    monkeypatch.chdir(namesake.parent)  # the same, named from its folder
+    with pytest.raises(DataError, match=r"holds results of .*, not of P00_I0\.mp4"):
+        score_recording(Path("P00_I0.mp4"), tmp_path / "bundle", checkpoint, out,
+                        cache_dir=root / "cache")  # fmt: skip
     assert (out / "P00_I0_score.json").read_text() == saved
     again = score_recording(root / "recordings" / "P00_I0.mp4", tmp_path / "bundle",
                             checkpoint, out, cache_dir=root / "cache")  # fmt: skip

@@ -189,9 +189,15 @@ def test_bad_arguments_give_one_clear_error(tmp_path, settings, message):
     ("args", "message"),
     [
         (["interviews", "--patients", "0"], "Invalid value for '--patients'"),
-        (["interviews", "--min-interviews", "4"], "--min-interviews 4 is above --max-interviews 3"),
+        (
+            ["interviews", "--min-interviews", "4"],
+            "--min-interviews 4 is above --max-interviews 3 (--max-interviews's default)",
+        ),
         (["mafw", "--identities", "4"], "Invalid value for '--identities'"),
-        (["dfew", "--min-seconds", "3.5"], "--min-seconds 3.5 is above --max-seconds 3.0"),
+        (
+            ["dfew", "--min-seconds", "3.5"],
+            "--min-seconds 3.5 is above --max-seconds 3.0 (--max-seconds's default)",
+        ),
     ],
 )
 def test_cli_names_the_option_a_bad_value_came_from(tmp_path, args, message):

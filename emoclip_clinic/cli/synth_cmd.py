@@ -43,7 +43,9 @@ def _range(names: tuple[str, str], given: tuple[Any, Any], default: tuple[Any, A
         return None
     low, high = (d if g is None else g for g, d in zip(given, default, strict=True))
     if low > high:
-        raise typer.BadParameter(f"{names[0]} {low} is above {names[1]} {high}")
+        shown = [f"{name} {value}" + (f" ({name}'s default)" if g is None else "")
+                 for name, value, g in zip(names, (low, high), given, strict=True)]  # fmt: skip
+        raise typer.BadParameter(f"{shown[0]} is above {shown[1]}")
     return low, high
 
 

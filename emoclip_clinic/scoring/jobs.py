@@ -129,7 +129,8 @@ def run_loocv(
         "cohort": summary(data), "failed_recordings": failed, "quality": _flags(embeddings),
         "encoder": {"config": encoder.config_name, "sha256": encoder.weights_sha256,
                     "checkpoint": encoder.checkpoint},
-        "settings": settings_record(job.embed, job.faces) | {"head": asdict(job.head)},
+        "settings": settings_record(job.embed, job.faces)
+        | {"head": asdict(job.head), "device": job.device},  # heads trained there
         "labels": {"path": str(job.labels), "sha256": sha256_file(job.labels)},
         "n_boot": n_boot, "seed": seed, "versions": package_versions(),
         "timing_s": {"total": elapsed(start), "loocv_and_statistics": elapsed(fit_start)},
@@ -155,6 +156,7 @@ def run_train_head(
                   "ranges": {i["id"]: [i["min"], i["max"]] for i in _items_info(scale)}},
         "encoder": {"config": encoder.config_name, "sha256": encoder.weights_sha256},
         "embed_settings": asdict(job.embed), "head_settings": asdict(job.head),
+        "trained_on_device": job.device,
         "faces": {"mode": job.faces.mode, "detector": job.faces.detector},
         "interval_95": residual_quantiles(data, predictions),
         "cohort": summary(data) | {"labels_sha256": sha256_file(job.labels)},

@@ -83,8 +83,8 @@ class FaceOptions:
                 raise ConfigError(
                     f"{other} and {recording} would both be cropped with the face tracks in "
                     f"{track} (track files are named after the recording's file name); give "
-                    f"one recording another file name or put its tracks in another folder "
-                    f"(--tracks)"
+                    f"one recording another file name, or leave out --tracks and keep each "
+                    f"site's track files in a tracks/ folder beside its recordings' folder"
                 )
 
     def _track_for(self, recording: Path) -> Path | None:

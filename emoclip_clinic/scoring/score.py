@@ -122,11 +122,10 @@ def _check_out_free(out_dir: Path, recording: Path, cache: Path) -> str | None:
         theirs = json.loads(earlier.read_text(encoding="utf-8"))["recording"]
     except (OSError, ValueError, KeyError, TypeError):
         theirs = None
-    if isinstance(theirs, dict) and (
-        theirs.get("sha256") == digest
-        or Path(str(theirs.get("path"))).resolve() == recording.resolve()
-    ):  # the same recording (or a new version of the file): its results are replaced
-        return digest
+    stored = Path(str(theirs.get("path"))) if isinstance(theirs, dict) else None
+    same_file = stored is not None and stored.is_absolute() and stored == recording.resolve()
+    if same_file or (isinstance(theirs, dict) and theirs.get("sha256") == digest):
+        return digest  # the same recording, or a new version of its file: results replaced
     whose = f"of {theirs.get('path')}" if isinstance(theirs, dict) else "that are not a score"
     raise DataError(f"{earlier}: holds results {whose}, not of {recording}; score it into "
                     f"another folder (--out) or remove that file")  # fmt: skip
@@ -190,7 +189,7 @@ def score_recording(
     with atomic_path(out_dir / f"{recording.stem}_timeline.csv") as tmp:
         timeline.to_csv(tmp, index=False)
     result = {
-        "kind": "score", "recording": {"path": str(recording), "sha256": digest,
+        "kind": "score", "recording": {"path": str(recording.resolve()), "sha256": digest,
                                        **{k: entry.meta.get(k) for k in ("duration_s", "fps",
                                                                           "width", "height")}},
         "scores": table.reset_index().to_dict("records"), "bundle": str(bundle),

@@ -82,9 +82,10 @@ def retrieval_metrics(video: torch.Tensor, text: torch.Tensor) -> dict[str, floa
 
     Row i of ``text`` describes row i of ``video``. Chance R@1 is 1/N. Ties are broken at
     random, in expectation: a true partner that ties with ``t`` other candidates and trails
-    ``g`` is within the top K with probability clip((K - g) / (t + 1), 0, 1), and its rank is
-    1 + g + t / 2. Identical captions (the neutral clips' pool sentences) tie exactly, and so
-    do the embeddings of a collapsed model: counting ties as hits gave such a model R@1 = 1.
+    ``g`` is within the top K with probability clip((K - g) / (t + 1), 0, 1), and its expected
+    rank is 1 + g + t / 2 (the median rank reported is the median of these). Identical captions
+    (the neutral clips' pool sentences) tie exactly, and so do the embeddings of a collapsed
+    model: counting ties as hits gave such a model R@1 = 1.
     """
     n = video.shape[0]
     if n == 0:

@@ -307,6 +307,10 @@ class _Trainer:
             if cfg.max_steps_per_epoch is None
             else min(len(loader), cfg.max_steps_per_epoch * cfg.accumulate)
         )
+        if steps < cfg.accumulate:
+            raise ConfigError(f"--accumulate {cfg.accumulate} is more than the {steps} batches "
+                              f"of an epoch: no group would be complete, and no optimiser step "
+                              f"taken")  # fmt: skip
         self.model.train()
         self.progress.start(task, total=steps, unit="batch")
         losses, tick = [], time.perf_counter()
