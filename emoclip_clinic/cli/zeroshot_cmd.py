@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from emoclip_clinic.cli import app
+from emoclip_clinic.cli.pretrain_cmd import LabelType  # MAFW: single or compound
 from emoclip_clinic.devices import DEVICE_HELP
 
 
@@ -26,13 +27,6 @@ class Split(StrEnum):
 
     train = "train"
     test = "test"
-
-
-class LabelType(StrEnum):
-    """Single-emotion labels, or MAFW's compound ones."""
-
-    single = "single"
-    compound = "compound"
 
 
 DEFAULT_DESCRIPTIONS = {"mafw": "mafw11"}
