@@ -286,9 +286,10 @@ def fit_symptom_heads(
         targets: (n, k) targets on the item range.
         train_masks: (F, n) 0/1: which interviews each fold trains on.
         settings: training settings.
-        device: where the products run (a GPU takes the large first layer of ViT-B/32's
-            d = 512 in stride). Clip draws and dropout masks come from a CPU generator, so
-            every device trains on the same draws; the heads come back on the CPU.
+        device: where the products run (meant for ViT-B/32's d = 512, whose first layer
+            takes minutes on 2 CPU cores; the GPU time is not measured yet). Clip draws and
+            dropout masks come from a CPU generator, so every device trains on the same
+            draws; the heads come back on the CPU.
 
     Returns:
         F fitted heads, in the order of ``train_masks``.
@@ -316,11 +317,11 @@ def fit_symptom_heads(
                                       weight_decay=settings.weight_decay)  # fmt: skip
         mean_t = torch.from_numpy(mean - centre).float().to(device)
         std_t = torch.from_numpy(std).float().to(device)
-        rows, per = torch.arange(len(clips))[:, None], settings.clips_per_interview
+        rows, per = torch.arange(len(clips), device=device)[:, None], settings.clips_per_interview
         for _ in range(settings.steps):
             draw = torch.rand(len(clips), per, generator=generator)
-            index = (rows.to(device), (draw * lengths[:, None]).long().to(device))
-            picks = padded[index].reshape(-1, padded.shape[2])
+            picks = padded[rows, (draw * lengths[:, None]).long().to(device)]
+            picks = picks.reshape(-1, padded.shape[2])
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = model(picks, mean_t, std_t, generator)
             out = out.float().view(len(masks), len(clips), per, -1)

@@ -119,14 +119,16 @@ def _check_out_free(out_dir: Path, recording: Path, cache: Path) -> str | None:
     if not earlier.exists():
         return digest
     try:
-        theirs = json.loads(earlier.read_text(encoding="utf-8"))["recording"]
+        theirs = dict(json.loads(earlier.read_text(encoding="utf-8"))["recording"])
     except (OSError, ValueError, KeyError, TypeError):
-        theirs = None
-    stored = Path(str(theirs.get("path"))) if isinstance(theirs, dict) else None
-    same_file = stored is not None and stored.is_absolute() and stored == recording.resolve()
-    if same_file or (isinstance(theirs, dict) and theirs.get("sha256") == digest):
-        return digest  # the same recording, or a new version of its file: results replaced
-    whose = f"of {theirs.get('path')}" if isinstance(theirs, dict) else "that are not a score"
+        theirs = None  # not a score file
+    # The same content, or the same file in a new version (paths are stored absolute; a
+    # relative one from an older file never equals the resolved path): results are replaced.
+    if theirs is not None and (
+        theirs.get("sha256") == digest or Path(str(theirs.get("path"))) == recording.resolve()
+    ):
+        return digest
+    whose = f"of {theirs.get('path')}" if theirs is not None else "that are not a score"
     raise DataError(f"{earlier}: holds results {whose}, not of {recording}; score it into "
                     f"another folder (--out) or remove that file")  # fmt: skip
 

@@ -1,11 +1,11 @@
 """One decoding pass per video gives every view the zero-shot table compares.
 
 For each video: the model's video embedding (temporal transformer, or mean pooling for a
-frame-ensemble CLIP), the image tower's frame ensemble (mean of the normalised embeddings of
-the distinct frames the windows sampled: a short clip's looped frames count once) and the
-clip's own middle frame (frame ``n // 2`` of its ``n``, read beside the windows). With
-``num_windows > 1`` (multi-clip evaluation) the video embedding is the mean over evenly spaced
-windows; deterministic either way.
+frame-ensemble CLIP), the image tower's frame ensemble (mean of the normalised embeddings of the
+distinct frames the windows sampled: a short clip's looped frames count once) and the clip's own
+middle frame (frame ``n // 2`` of its ``n``). Every distinct frame is decoded and encoded once,
+however often the windows use it. With ``num_windows > 1`` (multi-clip evaluation) the video
+embedding is the mean over evenly spaced windows; deterministic either way.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def evenly_spaced_windows(n_frames: int, sampling: ClipSampling, num_windows: in
 
 
 class WindowedClips(Dataset):
-    """Evaluation clips as (K, T, C, H, W) tensors; failures are reported, not raised."""
+    """Evaluation clips as their distinct frames (N, C, H, W), the (K, T) windows over them
+    and the clip's middle frame; failures are reported, not raised."""
 
     def __init__(
         self,
@@ -66,12 +67,15 @@ class WindowedClips(Dataset):
         try:
             info = probe_video(self.samples[index].path)
             windows = evenly_spaced_windows(info.n_frames, self.sampling, self.num_windows)
-            wanted = np.append(windows.reshape(-1), info.n_frames // 2)  # and the middle frame
-            clip = self.transform(read_frames(info, wanted))
-            video = clip[:-1].view(*windows.shape, *clip.shape[1:])
+            middle = info.n_frames // 2
+            # Each distinct frame once: a short clip's window loops a few frames many times.
+            distinct = np.unique(np.append(windows, middle))
+            frames = self.transform(read_frames(info, distinct))
         except DataError as err:
             return {"index": index, "error": str(err)}
-        return {"index": index, "video": video, "middle": clip[-1], "frame_ids": windows}
+        return {"index": index, "frames": frames,
+                "windows": np.searchsorted(distinct, windows),  # (K, T) rows of ``frames``
+                "middle": int(np.searchsorted(distinct, middle))}  # fmt: skip
 
 
 def _collate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -107,17 +111,15 @@ def embed_views(
         if "error" in item:
             failed.append((item["index"], item["error"]))
             continue
-        video = item["video"].to(device)  # (K, T, C, H, W)
+        windows = torch.from_numpy(item["windows"]).to(device)
         with autocast_for(device):
-            both = torch.cat([video.flatten(0, 1), item["middle"][None].to(device)])
-            embedded = model.encode_frames(both).float()
-            per_frame = embedded[:-1].view(*video.shape[:2], -1)
-            clip_embeddings = _video_from_frames(model, per_frame)
-        frames = F.normalize(per_frame, dim=-1).flatten(0, 1)
-        _, distinct = np.unique(item["frame_ids"].reshape(-1), return_index=True)
+            embedded = model.encode_frames(item["frames"].to(device)).float()
+            clip_embeddings = _video_from_frames(model, embedded[windows])  # (K, T, D) in
+        frames = F.normalize(embedded, dim=-1)
         rows["video"].append(F.normalize(clip_embeddings.mean(dim=0), dim=-1))
-        rows["frame_ensemble"].append(F.normalize(frames[distinct].mean(dim=0), dim=-1))
-        rows["middle_frame"].append(F.normalize(embedded[-1], dim=-1))
+        sampled = frames[windows.unique()]  # each frame the windows sampled, once
+        rows["frame_ensemble"].append(F.normalize(sampled.mean(dim=0), dim=-1))
+        rows["middle_frame"].append(frames[item["middle"]])
         indices.append(item["index"])
     progress.end(task)
     dim = model.embed_dim
