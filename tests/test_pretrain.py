@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -249,7 +250,6 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(toy, tmp_path):
 
 
 def test_test_clips_without_a_caption_are_not_retrieval_targets(toy, tmp_path):
-    import shutil
 
     from emoclip_clinic.train.pretrain import load_splits
 
@@ -373,7 +373,6 @@ def test_pretraining_warns_when_captions_are_cut(toy, tmp_path, caplog):
 
 
 def test_undecodable_clip_is_skipped_counted_and_named(toy, tmp_path):
-    import shutil
 
     root = tmp_path / "data"
     shutil.copytree(toy, root)
@@ -416,11 +415,12 @@ model = torch.nn.ModuleDict({"video": torch.nn.Linear(6, 5), "text": torch.nn.Li
 model.log_scale = torch.nn.Parameter(torch.tensor(2.0))
 data = torch.Generator().manual_seed(1)
 x, y = torch.randn(8, 6, generator=data), torch.randn(8, 7, generator=data)
-distributed = "RANK" in os.environ  # under torchrun: 2 processes, each with half the batch
+distributed = "RANK" in os.environ  # under torchrun: 2 processes, each with part of the batch
 if distributed:
     dist.init_process_group("gloo")
-    rank = dist.get_rank()
-    x, y = x[4 * rank : 4 * rank + 4], y[4 * rank : 4 * rank + 4]
+    first = int(sys.argv[2])  # rows of process 0; process 1 has the rest
+    shard = slice(0, first) if dist.get_rank() == 0 else slice(first, 8)
+    x, y = x[shard], y[shard]
 video, text = normalize(model["video"](x), dim=-1), normalize(model["text"](y), dim=-1)
 (contrastive_loss(video, text, model.log_scale.exp()) * backward_scale()).backward()
 for p in model.parameters() if distributed else []:
@@ -431,7 +431,9 @@ if os.environ.get("RANK", "0") == "0":
 """
 
 
-def test_two_processes_get_the_gradients_of_one_with_the_whole_batch(tmp_path):
+@pytest.mark.parametrize("first", [4, 5], ids=["even", "uneven"])
+def test_two_processes_get_the_gradients_of_one_with_the_whole_batch(first, tmp_path):
+    """Uneven shards happen when a clip fails to decode on one process."""
     script = tmp_path / "gradients.py"
     script.write_text(GRADIENTS_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -439,7 +441,7 @@ def test_two_processes_get_the_gradients_of_one_with_the_whole_batch(tmp_path):
                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
     assert one.returncode == 0, one.stderr[-3000:]
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                          "--nproc_per_node=2", str(script), str(tmp_path / "two.pt")],
+                          "--nproc_per_node=2", str(script), str(tmp_path / "two.pt"), str(first)],
                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
     assert two.returncode == 0, two.stderr[-3000:]
     single = torch.load(tmp_path / "one.pt", weights_only=True)
@@ -449,7 +451,19 @@ def test_two_processes_get_the_gradients_of_one_with_the_whole_batch(tmp_path):
         torch.testing.assert_close(shared[name], grad, rtol=1e-5, atol=1e-7, msg=name)
 
 
+def _with_broken_clips(toy: Path, folder: Path, clips: list[int]) -> Path:
+    """A copy of the toy set in which ``clips`` (numbers; clip i shows person i % 10, and fold
+    1 tests on people 0 and 1) do not decode."""
+    copy = folder / "toy_broken"
+    shutil.copytree(toy, copy)
+    for clip in clips:
+        (copy / "data" / "clips" / f"{clip:05d}.mp4").write_bytes(b"not a video")
+    return copy
+
+
 def test_two_process_gloo_run_equals_one_process_with_the_doubled_batch(toy, tmp_path):
+    """Also when a clip fails to decode: that process's batch is smaller than the other's."""
+    toy = _with_broken_clips(toy, tmp_path, [12, 17])  # people 2 and 7, in training
     common = "--frames 4 --downsample 2 --epochs 1 --workers 0 --optimizer adamw".split()
     common += "--lr 2e-3 --backbone-lr 2e-3 --device cpu".split()
     common += ["--model", str(_per_image_model(tmp_path))]
@@ -474,16 +488,37 @@ def test_two_process_gloo_run_equals_one_process_with_the_doubled_batch(toy, tmp
     )
     assert single.returncode == 0, single.stderr[-3000:]
 
-    def losses(out: Path) -> list[float]:
+    def steps(out: Path, key: str) -> list[float]:
         lines = (out / "metrics" / "steps.jsonl").read_text().splitlines()
-        return [json.loads(line)["loss"] for line in lines]
+        return [json.loads(line)[key] for line in lines]
 
-    ddp, one = losses(tmp_path / "ddp"), losses(tmp_path / "single")
+    assert steps(tmp_path / "ddp", "clips") == steps(tmp_path / "single", "clips")
+    assert min(steps(tmp_path / "ddp", "clips")) < 8  # a broken clip was in a training batch
+    ddp, one = steps(tmp_path / "ddp", "loss"), steps(tmp_path / "single", "loss")
     assert len(ddp) == len(one) >= 3
     # Same weights, same global batch: the same loss (up to float summation order).
     assert ddp[0] == pytest.approx(one[0], rel=1e-6)
     # Later steps follow the same gradients; Adam amplifies rounding a little.
     np.testing.assert_allclose(ddp[1:], one[1:], rtol=1e-3)
+
+
+def test_a_process_left_without_clips_skips_the_step_on_every_process(toy, tmp_path):
+    """With half the training clips broken, some process's batch of 2 is all broken: before,
+    that process went on to its next batch alone and the collectives no longer matched (an
+    error under gloo, a hang under NCCL)."""
+    toy = _with_broken_clips(toy, tmp_path, [i for i in range(64) if i % 10 in (2, 3, 4, 5)])
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = "--frames 4 --downsample 2 --epochs 1 --workers 0 --batch-size 2 --device cpu".split()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "emoclip_clinic", "pretrain", str(toy), *args, "--model",
+           str(_per_image_model(tmp_path)), "--out", str(tmp_path / "run")]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "skipped on every process" in result.stderr
+    clips = [json.loads(line)["clips"]
+             for line in (tmp_path / "run" / "metrics" / "steps.jsonl").read_text().splitlines()]  # fmt: skip
+    assert clips and min(clips) >= 2  # only steps where each process had a clip
+    assert (tmp_path / "run" / "best").is_dir()
 
 
 @pytest.mark.slow

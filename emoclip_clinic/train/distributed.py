@@ -61,3 +61,18 @@ def barrier() -> None:
     """Wait until every process gets here (a no-op for a single process)."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def all_counts(n: int, device: torch.device | str = "cpu") -> list[int]:
+    """Every process's ``n``, in rank order (``[n]`` for a single process).
+
+    Used to agree on batch sizes, which differ between processes when a clip fails to decode
+    on one of them. ``device`` must be the one the process group communicates on (the GPU
+    under NCCL).
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return [n]
+    local = torch.tensor([n], dtype=torch.long, device=device)
+    parts = [torch.empty_like(local) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, local)
+    return [int(part) for part in parts]

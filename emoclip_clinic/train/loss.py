@@ -9,6 +9,10 @@ shard; DDP sums them (and divides by the world size, which :func:`backward_scale
 an update equals one process training on the whole global batch. The temperature is the
 exception: it scales the whole matrix, so every process already holds its full gradient, and
 the loss passes it on divided by the world size.
+
+Processes may hold batches of different sizes (a clip that fails to decode is left out of its
+process's batch): the gather pads every shard to the longest and cuts the padding off again,
+so the global batch is exactly the clips that decoded, and the argument above holds unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+
+from emoclip_clinic.train.distributed import all_counts
 
 
 def world_size() -> int:
@@ -34,12 +40,18 @@ def backward_scale() -> float:
 def gather_with_local_grad(x: torch.Tensor) -> torch.Tensor:
     """Concatenate ``x`` from every process in rank order; only the local part keeps its grad.
 
-    Without an initialised process group this returns ``x`` unchanged.
+    Processes may hold different numbers of rows. Without an initialised process group this
+    returns ``x`` unchanged.
     """
     if world_size() == 1:
         return x
-    parts = [torch.empty_like(x) for _ in range(world_size())]
-    dist.all_gather(parts, x.detach().contiguous())
+    sizes = all_counts(x.shape[0], x.device)
+    padded = x.detach()
+    if x.shape[0] < max(sizes):  # all_gather needs one shape on every process
+        padded = torch.cat([padded, padded.new_zeros(max(sizes) - x.shape[0], *x.shape[1:])])
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded.contiguous())
+    parts = [part[:size] for part, size in zip(parts, sizes, strict=True)]
     parts[dist.get_rank()] = x
     return torch.cat(parts, dim=0)
 

@@ -42,6 +42,7 @@ from emoclip_clinic.provenance import package_versions, sha256_file
 from emoclip_clinic.train.config import PretrainConfig
 from emoclip_clinic.train.distributed import (
     DistInfo,
+    all_counts,
     barrier,
     cleanup_distributed,
     setup_distributed,
@@ -319,16 +320,21 @@ class _Trainer:
                 break
             loaded = time.perf_counter()
             self.note_failures(dataset, batch["failed"])
-            if "video" not in batch:
+            counts = all_counts(len(batch.get("caption", ())), self.dist.device)
+            if min(counts) == 0:  # a process with no decodable clip cannot take part in the
+                # step's collectives (gather, DDP's all-reduce): every process skips it
+                if max(counts) > 0 and self.dist.is_main:
+                    empty = ", ".join(str(r) for r, n in enumerate(counts) if n == 0)
+                    logger.warning("epoch %d batch %d skipped on every process: process %s had "
+                                   "no decodable clip", epoch, micro + 1, empty)  # fmt: skip
                 continue
             loss = self.train_step(batch, len(losses))  # groups count the batches trained on
             done = time.perf_counter()
             losses.append(loss)
-            clips = len(batch["caption"]) * self.dist.world_size
-            record = {"epoch": epoch, "step": micro + 1, "loss": loss,
+            record = {"epoch": epoch, "step": micro + 1, "loss": loss, "clips": sum(counts),
                       "lr": self.optimizer.param_groups[0]["lr"],
                       "logit_scale": float(self.model.scale().detach()),
-                      "clips_per_s": clips / (done - tick), "data_wait_s": loaded - tick,
+                      "clips_per_s": sum(counts) / (done - tick), "data_wait_s": loaded - tick,
                       "step_s": done - tick}  # fmt: skip
             if self.dist.is_main:
                 self.folder.append_metrics("steps", record)

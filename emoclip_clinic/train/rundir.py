@@ -2,7 +2,7 @@
 
     OUT/
       run.json                 resolved config, versions, input hashes
-      metrics/steps.jsonl      one line per optimiser step
+      metrics/steps.jsonl      one line per batch trained on
       metrics/epochs.jsonl     one line per epoch (training loss, validation retrieval)
       checkpoints/epoch_0003/  model checkpoint (package format) after epoch 3
       checkpoints/epoch_0003.state.pt   optimiser, schedule and RNG state for --resume
