@@ -515,8 +515,8 @@ def test_a_process_left_without_clips_skips_the_step_on_every_process(toy, tmp_p
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "skipped on every process" in result.stderr
-    clips = [json.loads(line)["clips"]
-             for line in (tmp_path / "run" / "metrics" / "steps.jsonl").read_text().splitlines()]  # fmt: skip
+    lines = (tmp_path / "run" / "metrics" / "steps.jsonl").read_text().splitlines()
+    clips = [json.loads(line)["clips"] for line in lines]
     assert clips and min(clips) >= 2  # only steps where each process had a clip
     assert (tmp_path / "run" / "best").is_dir()
 
