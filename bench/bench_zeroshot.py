@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     aug = args.augment
 
-    from emoclip_clinic.data.registry import read_dataset
+    from emoclip_clinic.data.registry import candidate_classes, read_dataset
     from emoclip_clinic.zeroshot.run import ZeroShotConfig, chance_levels, zeroshot
 
     sets = _sets(args.work, max(2, args.workers))
@@ -153,7 +153,9 @@ def main() -> None:
         out.append(_table("Synthetic DFEW, emoclip-tiny-minilm, both description sets", minilm,
                           chance))  # fmt: skip
     comp = zeroshot(
-        ZeroShotConfig(runs["tiny"] / "best", ["mafw11"], templates=None, **common), compound
+        ZeroShotConfig(runs["tiny"] / "best", ["mafw11"], templates=None, **common),
+        compound,
+        classes=candidate_classes("mafw", sets["compound"], "compound"),
     )
     out.append(_table("Synthetic compound set (unseen identities), emoclip-tiny", comp,
                       chance_levels(compound, comp.classes)))  # fmt: skip

@@ -249,6 +249,26 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(toy, tmp_path):
         pretrain(changed, resume=True)
 
 
+def test_an_uncaptioned_neutral_clip_trains_on_two_different_neutral_sentences(tmp_path):
+    """As the paper does for MAFW's neutral clips, which have no caption of their own."""
+    from emoclip_clinic.data.dataset import ClipDataset, ClipSampling, neutral_captions
+    from emoclip_clinic.data.samples import VideoSample
+
+    pool = neutral_captions()
+    samples = [VideoSample("n", tmp_path, ("neutral",)), VideoSample("a", tmp_path, ("anger",))]
+    train = ClipDataset(samples, None, ClipSampling(), True, caption_pool=pool)
+    drawn = set()
+    for seed in range(20):
+        caption = train.caption_of(0, np.random.default_rng(seed))
+        pairs = [(a, b) for a in pool for b in pool if caption == f"{a} {b}"]
+        assert len(pairs) == 1 and pairs[0][0] != pairs[0][1], caption
+        drawn.add(caption)
+    assert len(drawn) > 10  # drawn afresh, not one fixed pair
+    evaluation = ClipDataset(samples, None, ClipSampling(), False, caption_pool=pool)
+    assert evaluation.caption_of(0) == evaluation.caption_of(0) == f"{pool[0]} {pool[1]}"
+    assert train.caption_of(1, np.random.default_rng(0)) == ""  # only neutral clips
+
+
 def test_test_clips_without_a_caption_are_not_retrieval_targets(toy, tmp_path):
 
     from emoclip_clinic.train.pretrain import load_splits

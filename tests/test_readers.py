@@ -322,7 +322,7 @@ def test_read_dataset_dispatches_to_each_reader(tmp_path):
     _video(afew / "Val" / "Fear" / "1.avi")
     _frames(mafw / "data" / "faces" / "00001")
     split_dir = mafw / "Train & Test Set" / "single" / "no_caption" / "set_2"
-    _write(split_dir / "test.txt", ["00001.mp4\tcontempt"])  # no captions: the fallback
+    _write(split_dir / "test.txt", ["00001.mp4\tcontempt"])  # the lists evaluation reads
 
     read = {
         "dfew": read_dataset("DFEW", dfew, fold=4),
@@ -336,6 +336,38 @@ def test_read_dataset_dispatches_to_each_reader(tmp_path):
     for name, (samples, report) in read.items():
         assert set(samples[0].labels) <= set(DATASETS[name].classes)
         assert report.read == 1 and report.skipped == []
+
+
+def test_mafw_evaluation_lists_captions_and_the_fixed_compound_classes(tmp_path):
+    """Zero-shot reads ``no_caption`` (every labelled clip, as the authors evaluate) before
+    ``with_caption``; a line whose only caption is Chinese has none; and the compound
+    candidates are every compound of every fold, not only those in one test split."""
+    from emoclip_clinic.data.mafw import read_mafw
+    from emoclip_clinic.data.registry import candidate_classes
+
+    for clip in ("00001", "00002", "00003"):
+        _frames(tmp_path / "data" / "faces" / clip)
+    top = tmp_path / "Train & Test Set" / "compound"
+    _write(top / "with_caption" / "set_1" / "test.txt",
+           ["00001.mp4\tanger_sadness\t他皱着眉头",  # 3 columns, the English one missing
+            "00002.mp4\tfear_surprise\tHer eyes widen (她) and her mouth opens."])  # fmt: skip
+    _write(
+        top / "no_caption" / "set_1" / "test.txt",
+        ["00001.mp4\tanger_sadness", "00002.mp4\tfear_surprise", "00003.mp4\tanger_disgust"],
+    )
+    _write(top / "no_caption" / "set_4" / "train.txt", ["00003.mp4\thappiness_surprise"])
+
+    captioned, _ = read_mafw(tmp_path, 1, "test", "compound", captions=True)
+    assert [s.caption for s in captioned] == [None, "Her eyes widen (她) and her mouth opens."]
+    evaluated, _ = read_dataset("mafw", tmp_path, 1, "test", "compound")
+    assert [s.sample_id for s in evaluated] == ["00001", "00002", "00003"]
+    assert candidate_classes("mafw", tmp_path, "compound") == [
+        "anger_disgust", "anger_sadness", "fear_surprise", "happiness_surprise"]  # fmt: skip
+    assert candidate_classes("dfew", tmp_path) == list(BASIC_CLASSES)
+    with pytest.raises(DataError, match="no MAFW compound annotation files"):
+        candidate_classes("mafw", tmp_path / "data", "compound")
+    with pytest.raises(ConfigError, match="dfew label type"):
+        candidate_classes("dfew", tmp_path, "compound")
 
 
 @pytest.mark.parametrize(

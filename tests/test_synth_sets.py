@@ -13,8 +13,8 @@ import decord
 import numpy as np
 import pytest
 
-from emoclip_clinic.data.mafw import read_mafw
-from emoclip_clinic.data.registry import read_dataset
+from emoclip_clinic.data.mafw import MAFW_CLASSES, read_mafw
+from emoclip_clinic.data.registry import candidate_classes, read_dataset
 from emoclip_clinic.errors import ConfigError
 from emoclip_clinic.synth import (
     EMOTIONS,
@@ -131,16 +131,21 @@ def test_mafw_set_reads_back_with_identity_disjoint_folds(mafw):
     for label_type in ("single", "compound"):
         for fold in range(1, 6):
             train, report_train = read_mafw(mafw, fold, "train", label_type)
-            test, report_test = read_dataset("mafw", mafw, fold, "test", label_type)
+            test, report_test = read_mafw(mafw, fold, "test", label_type)
             assert not report_train.skipped and not report_test.skipped
             assert not {s.group for s in train} & {s.group for s in test}
             assert all(s.caption and s.path.is_file() for s in train + test)
+            # zero-shot reads the no_caption lists: the same clips without captions
+            evaluated, _ = read_dataset("mafw", mafw, fold, "test", label_type)
+            assert [s.sample_id for s in evaluated] == [s.sample_id for s in test]
+            assert all(s.caption is None for s in evaluated)
             if label_type == "single":
                 assert {s.sample_id for s in train + test} == singles
             else:
                 assert all(len(s.labels) == 2 for s in train + test)
-    uncaptioned, _ = read_mafw(mafw, 1, "test", "single", captions=False)
-    assert uncaptioned and all(s.caption is None for s in uncaptioned)
+    compounds = {c["label"] for c in meta["clips"] if "_" in c["label"]}
+    assert candidate_classes("mafw", mafw, "compound") == sorted(compounds)
+    assert candidate_classes("mafw", mafw, "single") == list(MAFW_CLASSES)
 
 
 def test_mafw_labels_are_balanced_with_a_compound_share(mafw):

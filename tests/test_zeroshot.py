@@ -104,6 +104,13 @@ def test_class_list_uses_the_taxonomy_or_the_compounds_present(tmp_path):
     assert class_list(compound, descriptions) == ["anger", "anger_sadness", "fear"]
     with pytest.raises(DataError, match="not classes of the descriptions 'basic7'"):
         class_list([VideoSample("1", tmp_path, ("contempt",))], load_descriptions("basic7"))
+    # A fixed candidate list (MAFW's compounds) keeps classes absent from this test split
+    fixed = ["anger_sadness", "fear_surprise", "anger"]
+    assert class_list(compound, descriptions, [*fixed, "fear"]) == [*fixed, "fear"]
+    with pytest.raises(DataError, match="\\['fear'\\] are not among the 3 candidate classes"):
+        class_list(compound, descriptions, fixed)
+    with pytest.raises(ConfigError, match="no class 'boredom'"):
+        class_list(compound, descriptions, [*fixed, "fear", "anger_boredom"])
 
 
 def test_multi_clip_windows_are_spread_and_deterministic():
@@ -211,6 +218,26 @@ def test_zeroshot_command_runs_and_offers_only_the_splits_it_knows(tmp_path, tin
     assert (saved["split"], saved["fold"], saved["rows"][0]["text"]) == ("test", 1, "mafw11")
     refused = CliRunner().invoke(app, [*args, "--split", "validation"])
     assert refused.exit_code == 2 and "'train', 'test'" in refused.output
+
+
+def test_compound_zeroshot_chooses_among_every_compound_of_the_data_set(tmp_path, tiny):
+    from typer.testing import CliRunner
+
+    from emoclip_clinic.cli import app, commands  # noqa: F401  (registers the commands)
+
+    root = make_toy_mafw(tmp_path / "toy", clips=8, frames=12, frame_folders=0)
+    lists = root / "Train & Test Set" / "compound" / "no_caption" / "set_1"
+    lists.mkdir(parents=True)
+    (lists / "test.txt").write_text("00002.mp4\tanger_sadness\n00003.mp4\tfear_surprise\n")
+    (lists / "train.txt").write_text("00004.mp4\thappiness_surprise\n")  # never tested
+    ckpt = save_checkpoint(tmp_path / "ckpt", tiny)
+    result = CliRunner().invoke(app, [
+        "zeroshot", str(root), "--checkpoint", str(ckpt), "--fold", "1", "--label-type",
+        "compound", "--frames", "4", "--downsample", "2", "--templates", "none", "--n-boot",
+        "0", "--out", str(tmp_path / "out")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "out" / "mafw_fold1_test.json").read_text())
+    assert saved["classes"] == ["anger_sadness", "fear_surprise", "happiness_surprise"]
 
 
 def test_middle_frame_is_the_clips_own_and_looped_frames_count_once(tmp_path, tiny):

@@ -72,7 +72,7 @@ def zeroshot_command(
 ) -> None:
     """Recognise expressions from class descriptions; print and save the comparison table."""
     from emoclip_clinic.cli.console import RichProgress, console, stdout
-    from emoclip_clinic.data.registry import read_dataset
+    from emoclip_clinic.data.registry import candidate_classes, read_dataset
     from emoclip_clinic.zeroshot.outputs import table, write_outputs
     from emoclip_clinic.zeroshot.run import ZeroShotConfig, chance_levels, zeroshot
 
@@ -90,7 +90,10 @@ def zeroshot_command(
         n_boot=n_boot, seed=seed, workers=workers, device=device,
     )  # fmt: skip
     with RichProgress() as progress:
-        result = zeroshot(config, test, train, progress)
+        classes = None  # single labels: the descriptions' classes
+        if label_type.value == "compound":  # every compound of the data set, whatever the fold
+            classes = candidate_classes(dataset.value, data, label_type.value)
+        result = zeroshot(config, test, train, progress, classes)
     chance = chance_levels(test, result.classes)
     name = f"{dataset.value}" + (f"_fold{fold}" if fold else "") + f"_{split.value}"
     context = {"dataset": dataset.value, "data": str(data), "fold": fold, "split": split.value,

@@ -78,13 +78,20 @@ class ClipDataset(Dataset):
         return len(self.samples)
 
     def caption_of(self, index: int, rng: np.random.Generator | None = None) -> str:
-        """The sample's caption, or a neutral description for an uncaptioned neutral clip."""
+        """The sample's caption, or for an uncaptioned neutral clip two different sentences of
+        the neutral pool joined, as the paper does (drawn with ``rng``, else fixed by index)."""
         sample = self.samples[index]
         if sample.caption:
             return sample.caption
-        if sample.labels == ("neutral",) and self.caption_pool:
-            pick = rng.integers(len(self.caption_pool)) if rng is not None else index
-            return self.caption_pool[int(pick) % len(self.caption_pool)]
+        pool = self.caption_pool
+        if sample.labels == ("neutral",) and pool:
+            if len(pool) == 1:
+                return pool[0]
+            if rng is not None:
+                first, second = rng.choice(len(pool), size=2, replace=False)
+            else:
+                first, second = index % len(pool), (index + 1) % len(pool)
+            return f"{pool[first]} {pool[second]}"
         return ""
 
     def __getitem__(self, index: int) -> dict[str, Any]:

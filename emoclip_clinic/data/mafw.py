@@ -15,11 +15,13 @@ both::
 
 Annotation files are tab-separated and GBK-encoded. Each line holds the clip file name, the
 label (compound labels join two classes with ``_``), and in the ``with_caption`` files a
-Chinese and an English caption; the English caption (the last column) is used.
+Chinese and an English caption; the English caption (the last column) is used, and a line
+whose last column is Chinese has no English caption.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from emoclip_clinic.data.samples import ReadReport, VideoSample
@@ -36,6 +38,8 @@ CAPTION_FOLDERS = {
 }
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg")
 _NO_CAPTION = {"", "-", "none", "null"}
+_IDEOGRAPH = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 def annotation_path(root: Path, fold: int, split: str, label_type: str, captions: bool) -> Path:
@@ -85,9 +89,44 @@ def _parse_line(line: str, captions: bool) -> tuple[str, tuple[str, ...], str | 
     if unknown:
         raise ValueError(f"unknown class {unknown[0]!r}")
     caption = columns[-1] if captions and len(columns) >= 3 else None
-    if caption is not None and caption.lower() in _NO_CAPTION:
-        caption = None
+    if caption is not None and (caption.lower() in _NO_CAPTION or _is_chinese(caption)):
+        caption = None  # a line whose English caption is missing ends with the Chinese one
     return columns[0], labels, caption
+
+
+def _is_chinese(text: str) -> bool:
+    """More Chinese characters than Latin letters (an English caption may hold a stray one)."""
+    return len(_IDEOGRAPH.findall(text)) > len(_LATIN.findall(text))
+
+
+def mafw_label_set(root: str | Path, label_type: str) -> list[str]:
+    """Every label that the annotation files of ``label_type`` use, over all folds and both
+    splits (for compound labels, MAFW's 43 classes), sorted.
+
+    This is the fixed candidate set of compound zero-shot classification: the labels present
+    in one fold's test split would change the task from fold to fold. Lines that cannot be
+    parsed are left out here; the split's own reader reports them.
+
+    Raises:
+        DataError: no annotation file of ``label_type`` at all.
+    """
+    root, labels, found = Path(root), set(), False
+    for fold in range(1, 6):
+        for split in ("train", "test"):
+            for captions in (False, True):
+                try:
+                    path = annotation_path(root, fold, split, label_type, captions)
+                except DataError:
+                    continue
+                found = True
+                for line in _decode(path):
+                    try:
+                        labels.add("_".join(_parse_line(line, False)[1]))
+                    except ValueError:
+                        continue
+    if not found:
+        raise DataError(f"{root}: no MAFW {label_type} annotation files")
+    return sorted(labels)
 
 
 def _decode(path: Path) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from emoclip_clinic.data.afew import read_afew
 from emoclip_clinic.data.dfew import read_dfew
 from emoclip_clinic.data.ferv39k import read_ferv39k
-from emoclip_clinic.data.mafw import MAFW_CLASSES, read_mafw
+from emoclip_clinic.data.mafw import MAFW_CLASSES, mafw_label_set, read_mafw
 from emoclip_clinic.data.mafw import annotation_path as mafw_annotation_path
 from emoclip_clinic.data.samples import ReadReport, VideoSample
 from emoclip_clinic.errors import ConfigError, DataError
@@ -87,6 +87,10 @@ def _check_options(info: DatasetInfo, fold: int | None, split: str, label_type: 
         raise ConfigError(
             f"{info.name} split must be one of {', '.join(info.splits)}, got {split!r}"
         )
+    _check_label_type(info, label_type)
+
+
+def _check_label_type(info: DatasetInfo, label_type: str) -> None:
     if label_type not in info.label_types:
         raise ConfigError(
             f"{info.name} label type must be one of {', '.join(info.label_types)}, "
@@ -97,12 +101,31 @@ def _check_options(info: DatasetInfo, fold: int | None, split: str, label_type: 
 def _read_mafw(
     root: Path, fold: int, split: str, label_type: str
 ) -> tuple[list[VideoSample], ReadReport]:
-    """MAFW with captions where the ``with_caption`` files exist, else from ``no_caption``."""
+    """MAFW from the ``no_caption`` files (every labelled clip, what the EmoCLIP authors
+    evaluate on), or from ``with_caption`` where only those exist."""
     try:
-        mafw_annotation_path(root, fold, split, label_type, captions=True)
+        mafw_annotation_path(root, fold, split, label_type, captions=False)
     except DataError:
-        return read_mafw(root, fold, split, label_type, captions=False)
-    return read_mafw(root, fold, split, label_type, captions=True)
+        return read_mafw(root, fold, split, label_type, captions=True)
+    return read_mafw(root, fold, split, label_type, captions=False)
+
+
+def candidate_classes(name: str, root: str | Path, label_type: str = "single") -> list[str]:
+    """The classes a classifier chooses among, the same for every fold and split.
+
+    The data set's classes for single labels; for MAFW's compound labels, every compound that
+    its annotation files use (:func:`~emoclip_clinic.data.mafw.mafw_label_set`; 43 in the real
+    data set).
+
+    Raises:
+        ConfigError: unknown data set or label type.
+        DataError: no compound annotation files under ``root``.
+    """
+    info = get_dataset(name)
+    _check_label_type(info, label_type)
+    if label_type == "single":
+        return list(info.classes)
+    return mafw_label_set(root, label_type)
 
 
 def read_dataset(

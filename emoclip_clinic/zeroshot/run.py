@@ -71,14 +71,33 @@ class ZeroShotResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (clip path, reason)
 
 
-def class_list(samples: list[VideoSample], descriptions: ClassDescriptions) -> list[str]:
-    """Classes to score: the taxonomy's for single labels, the labels present for compounds.
+def class_list(
+    samples: list[VideoSample],
+    descriptions: ClassDescriptions,
+    candidates: list[str] | None = None,
+) -> list[str]:
+    """Classes to score.
+
+    ``candidates`` when given (for MAFW's compound task, the 43 compounds of
+    :func:`~emoclip_clinic.data.registry.candidate_classes`: the same label space for every
+    fold); otherwise the taxonomy's classes for single labels, and for compound labels the
+    ones present in ``samples``, which changes with the fold.
 
     Raises:
-        DataError: a label is not in the taxonomy.
+        DataError: a label is not in the taxonomy or not among the candidates, or a compound's
+            component has no description.
     """
     labels = sorted({s.label for s in samples})
-    if any(len(s.labels) > 1 for s in samples):
+    compound = any(len(s.labels) > 1 for s in samples)
+    if candidates is not None:
+        classes = list(dict.fromkeys(candidates))
+        for label in classes:
+            descriptions.components(label)
+        missing = [lab for lab in labels if lab not in classes]
+        if missing:
+            raise DataError(f"labels {missing} are not among the {len(classes)} candidate classes")
+        return classes
+    if compound:
         for label in labels:
             descriptions.components(label)
         return labels
@@ -188,6 +207,7 @@ def zeroshot(
     test_samples: list[VideoSample],
     train_samples: list[VideoSample] | None = None,
     progress: ProgressHook = NO_PROGRESS,
+    classes: list[str] | None = None,
 ) -> ZeroShotResult:
     """Evaluate zero-shot recognition on ``test_samples``; see the module docstring.
 
@@ -196,6 +216,7 @@ def zeroshot(
         test_samples: the labelled clips to classify.
         train_samples: the training split, for the linear probe (optional).
         progress: progress hook.
+        classes: the candidate classes (see :func:`class_list`); pass them for compound labels.
 
     Raises:
         ConfigError: unknown description or template files.
@@ -204,7 +225,7 @@ def zeroshot(
     if not test_samples:
         raise DataError("no test samples to evaluate")
     torch.manual_seed(config.seed)
-    classes = class_list(test_samples, load_descriptions(config.descriptions[0]))
+    classes = class_list(test_samples, load_descriptions(config.descriptions[0]), classes)
     result = ZeroShotResult(classes, [])
     models = [("EmoCLIP", config.checkpoint)]
     if config.baseline_checkpoint is not None:
