@@ -318,7 +318,8 @@ def load_authors_checkpoint(
     The authors' downstream files hold the temporal module and the image tower only, and some
     files the temporal module alone. The towers the file lacks come from ``pretrained`` (the
     open_clip tag or local weight file the authors started from, e.g. ``openai`` for ViT-B/32);
-    without it they stay randomly initialised, and a warning says so.
+    without it they stay randomly initialised, and a warning says so. A file that holds both
+    towers needs nothing more, and ``pretrained`` is then neither downloaded nor read.
 
     Args:
         path: a ``torch.save`` state dict (.pt/.pth, read with ``weights_only=True``) or a
@@ -337,6 +338,10 @@ def load_authors_checkpoint(
     if not file.is_file():
         raise CheckpointError(f"authors' checkpoint not found: {file}")
     state = _read_torch_state(file)
+    layout, _ = _backbone_layout(split_authors_state(state)["backbone"])
+    if layout == "full" and pretrained is not None:  # nothing to fill in: no download
+        logger.info("%s holds both CLIP towers; pretrained=%s is not loaded", file, pretrained)
+        pretrained = None
     model = create_emoclip(resolve_config(config), pretrained)
     loaded = load_authors_state(model, state, source=str(file))
     if loaded.backbone != "full" and pretrained is None:
