@@ -308,20 +308,28 @@ def test_loocv_outputs_agree_with_an_independent_computation(cohort, tmp_path):
     assert result["labels"]["sha256"]
 
 
-def test_cache_is_reused_and_a_corrupt_recording_is_reported(cohort, tmp_path, monkeypatch):
+def test_cache_is_reused_and_a_corrupt_recording_is_reported(cohort, tmp_path, monkeypatch, caplog):
     import shutil
 
     root, checkpoint = cohort
     copy = tmp_path / "cohort"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns("cache", "ckpt"))
+    ceiling = {"by_scale": {"panss_negative": {"N1": 0.5, "N2": 0.0, "N3": -0.2}}}
+    (copy / "ceiling.json").write_text(json.dumps(ceiling))
     job = _job(copy, checkpoint)
-    run_loocv(job, tmp_path / "first", n_boot=0)
+    first = run_loocv(job, tmp_path / "first", n_boot=0)
+    share = {row["item"]: row["share_of_ceiling"] for row in first["agreement"]}
+    pcc = {row["item"]: row["pcc"] for row in first["agreement"]}
+    assert share["N1"] == pytest.approx(pcc["N1"] / 0.5)
+    assert np.isnan(share["N2"]) and np.isnan(share["N3"])  # no share of a ceiling <= 0
 
     def forbidden(*args, **kwargs):
         raise AssertionError("recording embedded again despite the cache")
 
     monkeypatch.setattr("emoclip_clinic.scoring.pipeline.embed_recording", forbidden)
-    run_loocv(job, tmp_path / "second", n_boot=0)
+    with caplog.at_level("WARNING"):
+        run_loocv(job, tmp_path / "first", n_boot=0)  # into the same folder: said, replaced
+    assert "holds earlier LOOCV results (scale panss_negative, labels" in caplog.text
     monkeypatch.setattr("emoclip_clinic.scoring.pipeline.embed_recording",
                         embed_module.embed_recording)  # fmt: skip
     (copy / "recordings" / "P03_I0.mp4").write_bytes(b"not a video")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +39,8 @@ from emoclip_clinic.scoring.pipeline import (
     settings_record,
 )
 from emoclip_clinic.scoring.scales import Scale, load_scale
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -106,15 +110,21 @@ def run_loocv(
     seed: int = 0,
     progress: ProgressHook = NO_PROGRESS,
 ) -> dict[str, Any]:
-    """Leave-one-patient-out evaluation; writes predictions, agreement and a JSON for reports."""
+    """Leave-one-patient-out evaluation; writes predictions, agreement and a JSON for reports.
+
+    Earlier LOOCV results in ``out_dir`` are replaced when the new ones are complete, with a
+    warning that names what they were.
+    """
     start = time.perf_counter()
+    _note_replaced(out_dir / "loocv.json")
     scale, encoder, embeddings, failed, data = _prepare(job, progress)
     fit_start = time.perf_counter()
     predictions = leave_one_patient_out(data, scale, job.head, progress, job.device)
     table = agreement(data, predictions, n_boot, seed)
     ceiling = read_ceiling(Path(job.labels), scale.name)
     table["oracle_pcc"] = [ceiling.get(c, np.nan) for c in table.index]
-    table["share_of_ceiling"] = table["pcc"] / table["oracle_pcc"]
+    # a share of a ceiling at or below zero means nothing (an item the video cannot see)
+    table["share_of_ceiling"] = table["pcc"] / table["oracle_pcc"].where(table["oracle_pcc"] > 0)
     out_dir.mkdir(parents=True, exist_ok=True)
     merged = data.ratings.add_prefix("rated_").join(predictions.add_prefix("predicted_"))
     merged.insert(0, "patient_id", data.patient_ids)
@@ -137,6 +147,18 @@ def run_loocv(
     }  # fmt: skip
     write_json_atomic(out_dir / "loocv.json", json_safe(result))
     return result
+
+
+def _note_replaced(path: Path) -> None:
+    if not path.is_file():
+        return
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        what = f"scale {earlier['scale']['name']}, labels {earlier['labels']['path']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        what = "unreadable"
+    logger.warning("%s holds earlier LOOCV results (%s); they are replaced when this run "
+                   "completes", path.parent, what)  # fmt: skip
 
 
 def run_train_head(
