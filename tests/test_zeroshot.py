@@ -23,6 +23,7 @@ from emoclip_clinic.zeroshot.classifier import (
     template_embeddings,
 )
 from emoclip_clinic.zeroshot.descriptions import (
+    ClassDescriptions,
     list_descriptions,
     load_descriptions,
     load_templates,
@@ -54,7 +55,7 @@ def test_shipped_descriptions_cover_the_taxonomies_without_naming_emotions():
         assert not words & EMOTION_WORDS
 
 
-def test_compound_class_is_the_mean_of_the_components_normalised_embeddings(tiny):
+def test_compound_class_is_the_mean_of_the_components_normalised_embeddings(tiny, caplog):
     tokenizer = get_tokenizer(tiny.config)
     descriptions = load_descriptions("mafw11")
     classes = ["anger", "sadness", "anger_sadness"]
@@ -67,10 +68,20 @@ def test_compound_class_is_the_mean_of_the_components_normalised_embeddings(tiny
     expected = F.normalize((F.normalize(anger.mean(0), dim=-1) + sadness_class) / 2, dim=-1)
     torch.testing.assert_close(emb[2], expected)
     torch.testing.assert_close(emb.norm(dim=-1), torch.ones(3))
-    concat = description_embeddings(tiny, tokenizer, descriptions, classes, compound="concatenate")
+    with caplog.at_level("WARNING"):
+        concat = description_embeddings(tiny, tokenizer, descriptions, classes, "concatenate")
     joined = " ".join(descriptions.classes["anger"] + descriptions.classes["sadness"])
     torch.testing.assert_close(concat[2], encode_texts(tiny, tokenizer, [joined])[0])
     torch.testing.assert_close(concat[:2], emb[:2])
+    # the joined descriptions are longer than the tiny model's 32 tokens: said, not silent
+    assert "1 of 1 concatenated compound descriptions fill the text encoder's 32-token" in (
+        caplog.text
+    )
+    caplog.clear()
+    short = ClassDescriptions("short", {"anger": ("frown",), "sadness": ("tears",)})
+    with caplog.at_level("WARNING"):
+        description_embeddings(tiny, tokenizer, short, classes, "concatenate")
+    assert "cut there" not in caplog.text
 
 
 def test_prompt_ensemble_names_the_emotion_and_averages_templates(tiny):

@@ -3,11 +3,14 @@
 A class embedding is the normalised mean of the normalised embeddings of its sentences. A
 compound emotion gets the mean of its components' pre-normalised class embeddings, added to
 the set of classes (the paper's proposal), or, as the baseline, the embedding of the
-components' descriptions concatenated into one text.
+components' descriptions concatenated into one text. Such a text is usually longer than the
+text encoder's context (77 tokens in CLIP) and is cut there, as in the paper's baseline; a
+warning says how many were cut.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import torch
@@ -18,6 +21,7 @@ from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.zeroshot.descriptions import ClassDescriptions, PromptTemplates
 
 COMPOUND_MODES = ("average", "concatenate")
+logger = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -67,15 +71,31 @@ def description_embeddings(
         c: _mean_direction(encoded[[i for i, (k, _) in enumerate(sentences) if k == c]])
         for c in base
     }
-    rows = []
+    rows, concatenated = [], {}
     for label in classes:
         parts = descriptions.components(label)
         if len(parts) == 1 or compound == "average":
             rows.append(_mean_direction(torch.stack([per_class[p] for p in parts])))
         else:
-            text = " ".join(s for p in parts for s in descriptions.classes[p])
-            rows.append(encode_texts(model, tokenizer, [text])[0])
+            concatenated[len(rows)] = " ".join(s for p in parts for s in descriptions.classes[p])
+            rows.append(None)
+    if concatenated:
+        texts = list(concatenated.values())
+        _warn_if_cut(tokenizer, texts)
+        for row, embedding in zip(concatenated, encode_texts(model, tokenizer, texts), strict=True):
+            rows[row] = embedding
     return torch.stack(rows)
+
+
+def _warn_if_cut(tokenizer: Tokenizer, texts: list[str]) -> None:
+    """Say how many texts fill the whole context (no padding left): the encoder sees them cut."""
+    ids = tokenizer(texts)
+    full = int((ids != 0).all(dim=1).sum())  # padding is id 0 in CLIP's and BERT's vocabularies
+    if full:
+        logger.warning(
+            "%d of %d concatenated compound descriptions fill the text encoder's %d-token "
+            "context and are cut there", full, len(texts), ids.shape[1],
+        )  # fmt: skip
 
 
 def template_embeddings(
