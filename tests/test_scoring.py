@@ -487,6 +487,7 @@ def test_a_saved_head_predicts_as_it_did_when_trained(tmp_path, inputs):
 
 
 def test_loocv_command_passes_the_head_choices_on(cohort, tmp_path):
+    """Also takes --frames, pretrain's and zeroshot's name of --clip-len."""
     from typer.testing import CliRunner
 
     from emoclip_clinic.cli import app, commands  # noqa: F401  (registers the commands)
@@ -494,7 +495,7 @@ def test_loocv_command_passes_the_head_choices_on(cohort, tmp_path):
     root, checkpoint = cohort
     out = tmp_path / "loocv"
     args = ["loocv", str(root / "labels.csv"), "--checkpoint", str(checkpoint), "--cache",
-            str(root / "cache"), "--clip-len", "4", "--downsample", "2", "--out", str(out),
+            str(root / "cache"), "--frames", "4", "--downsample", "2", "--out", str(out),
             "--n-boot", "20", "--head-precision", "bf16", "--head-inputs", "clip+centred",
             "--head-loss", "clip"]  # fmt: skip
     result = CliRunner().invoke(app, args)

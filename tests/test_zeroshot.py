@@ -244,7 +244,7 @@ def test_compound_zeroshot_chooses_among_every_compound_of_the_data_set(tmp_path
     ckpt = save_checkpoint(tmp_path / "ckpt", tiny)
     result = CliRunner().invoke(app, [
         "zeroshot", str(root), "--checkpoint", str(ckpt), "--fold", "1", "--label-type",
-        "compound", "--frames", "4", "--downsample", "2", "--templates", "none", "--n-boot",
+        "compound", "--clip-len", "4", "--downsample", "2", "--templates", "none", "--n-boot",
         "0", "--out", str(tmp_path / "out")])  # fmt: skip
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "out" / "mafw_fold1_test.json").read_text())

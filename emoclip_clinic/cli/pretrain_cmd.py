@@ -79,7 +79,10 @@ def pretrain_command(
     ] = None,
     fold: Annotated[int, typer.Option(help="Held-out test fold (1-5).")] = 1,
     label_type: Annotated[LabelType, typer.Option(help="Annotation set.")] = LabelType.single,
-    frames: Annotated[int, typer.Option(min=1, help="Frames per clip after downsampling.")] = 16,
+    frames: Annotated[
+        int,
+        typer.Option("--frames", "--clip-len", min=1, help="Frames per clip after downsampling."),
+    ] = 16,
     downsample: Annotated[int, typer.Option(min=1, help="Temporal downsampling factor.")] = 4,
     batch_size: Annotated[int, typer.Option(help="Clips per process and step.")] = 32,
     accumulate: Annotated[
@@ -100,7 +103,9 @@ def pretrain_command(
     warmup: Annotated[int, typer.Option(help="Linear LR warm-up over the first steps.")] = 0,
     grad_clip: Annotated[float, typer.Option(help="Max gradient norm (0: off).")] = 1.0,
     val_fraction: Annotated[float, typer.Option(help="Training identities for validation.")] = 0.1,
-    workers: Annotated[int, typer.Option(help="Data-loader worker processes.")] = 2,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Data-loader processes that decode clips (0: in this one).")
+    ] = 2,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     augment: Annotated[
         Augment,

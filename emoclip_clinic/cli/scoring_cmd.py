@@ -38,7 +38,10 @@ TracksDir = Annotated[
     ),
 ]
 Detector = Annotated[str, typer.Option(help="Face detector for --faces detector/auto.")]
-ClipLen = Annotated[int, typer.Option(min=1, help="Frames per clip after downsampling.")]
+ClipLen = Annotated[
+    int,
+    typer.Option("--clip-len", "--frames", min=1, help="Frames per clip after downsampling."),
+]  # --frames as pretrain and zeroshot name it
 Downsample = Annotated[int, typer.Option(min=1, help="Keep every k-th frame.")]
 Device = Annotated[str, typer.Option(help=DEVICE_HELP)]
 Workers = Annotated[

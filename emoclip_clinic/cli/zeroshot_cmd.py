@@ -56,7 +56,9 @@ def zeroshot_command(
     baseline: Annotated[
         Path | None, typer.Option(help="Frame-ensemble CLIP checkpoint (pretrain --pooling mean).")
     ] = None,
-    frames: Annotated[int, typer.Option(min=1, help="Frames per window.")] = 16,
+    frames: Annotated[
+        int, typer.Option("--frames", "--clip-len", min=1, help="Frames per window.")
+    ] = 16,
     downsample: Annotated[int, typer.Option(min=1, help="Temporal downsampling.")] = 4,
     windows: Annotated[
         int, typer.Option(min=1, help="Windows averaged per video (multi-clip).")
@@ -66,7 +68,9 @@ def zeroshot_command(
     ] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for intervals.")] = 1000,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("zeroshot"),
-    workers: Annotated[int, typer.Option(help="Data-loader workers.")] = 0,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Data-loader processes that decode clips (0: in this one).")
+    ] = 0,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed of bootstrap and probe.")] = 0,
 ) -> None:
