@@ -55,8 +55,9 @@ def _sets(work: Path, workers: int) -> dict[str, Path]:
 
 
 def _table(title: str, result, chance: dict[str, float]) -> str:
-    lines = [f"**{title}** (chance: UAR {chance['uar']:.3f}, WAR {chance['war_uniform']:.3f} "
-             f"uniform / {chance['war_majority']:.3f} majority class)", "",
+    lines = [f"**{title}** (chance, uniform guess / always the majority class: UAR "
+             f"{chance['uar_uniform']:.3f} / {chance['uar_majority']:.3f}, WAR "
+             f"{chance['war_uniform']:.3f} / {chance['war_majority']:.3f})", "",
              "| model | view | text | UAR [95% CI] | WAR [95% CI] | macro F1 | AUC |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in result.rows:

@@ -229,6 +229,21 @@ def test_user_config_folder_extends_the_registry(tmp_path, monkeypatch):
     assert create_emoclip(tmp_path / "my-model.json").config.name == "my-model"
 
 
+def test_a_tags_activation_is_known_without_its_weights(tmp_path):
+    """What load_authors_checkpoint takes from a tag when the file holds every weight."""
+    from dataclasses import replace
+
+    from emoclip_clinic.models.build import tag_architecture
+
+    config = get_model_config("emoclip-vit-b-32")
+    gelu = replace(config, backbone=replace(config.backbone, quick_gelu=False))
+    assert tag_architecture(gelu, "openai").backbone.quick_gelu is True  # OpenAI's QuickGELU
+    assert tag_architecture(gelu, tmp_path / "weights.pt") == gelu  # a file says nothing
+    assert tag_architecture(gelu, None) == gelu
+    with pytest.raises(ConfigError, match="not a pretrained tag of ViT-B-32"):
+        tag_architecture(gelu, "no-such-tag")
+
+
 def test_bad_configs_and_weights_give_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="unknown model config 'nope'"):
         get_model_config("nope")

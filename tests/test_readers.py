@@ -338,19 +338,20 @@ def test_read_dataset_dispatches_to_each_reader(tmp_path):
         assert report.read == 1 and report.skipped == []
 
 
-def test_mafw_evaluation_lists_captions_and_the_fixed_compound_classes(tmp_path):
+def test_mafw_evaluation_lists_captions_and_the_fixed_compound_classes(tmp_path, caplog):
     """Zero-shot reads ``no_caption`` (every labelled clip, as the authors evaluate) before
     ``with_caption``; a line whose only caption is Chinese has none; and the compound
     candidates are every compound of every fold, not only those in one test split."""
     from emoclip_clinic.data.mafw import read_mafw
     from emoclip_clinic.data.registry import candidate_classes
 
-    for clip in ("00001", "00002", "00003"):
+    for clip in ("00001", "00002", "00003", "00004"):
         _frames(tmp_path / "data" / "faces" / clip)
     top = tmp_path / "Train & Test Set" / "compound"
     _write(top / "with_caption" / "set_1" / "test.txt",
            ["00001.mp4\tanger_sadness\t他皱着眉头",  # 3 columns, the English one missing
-            "00002.mp4\tfear_surprise\tHer eyes widen (她) and her mouth opens."])  # fmt: skip
+            "00002.mp4\tfear_surprise\tHer eyes widen (她) and her mouth opens.",
+            "00004.mp4\tanger_disgust\t12。"])  # fmt: skip
     _write(
         top / "no_caption" / "set_1" / "test.txt",
         ["00001.mp4\tanger_sadness", "00002.mp4\tfear_surprise", "00003.mp4\tanger_disgust"],
@@ -358,11 +359,14 @@ def test_mafw_evaluation_lists_captions_and_the_fixed_compound_classes(tmp_path)
     _write(top / "no_caption" / "set_4" / "train.txt", ["00003.mp4\thappiness_surprise"])
 
     captioned, _ = read_mafw(tmp_path, 1, "test", "compound", captions=True)
-    assert [s.caption for s in captioned] == [None, "Her eyes widen (她) and her mouth opens."]
+    assert [s.caption for s in captioned] == [
+        None, "Her eyes widen (她) and her mouth opens.", None]  # fmt: skip
     evaluated, _ = read_dataset("mafw", tmp_path, 1, "test", "compound")
     assert [s.sample_id for s in evaluated] == ["00001", "00002", "00003"]
-    assert candidate_classes("mafw", tmp_path, "compound") == [
-        "anger_disgust", "anger_sadness", "fear_surprise", "happiness_surprise"]  # fmt: skip
+    with caplog.at_level("WARNING"):
+        assert candidate_classes("mafw", tmp_path, "compound") == [
+            "anger_disgust", "anger_sadness", "fear_surprise", "happiness_surprise"]  # fmt: skip
+    assert "lists of 2 of the 10 fold splits found" in caplog.text  # this copy lacks most
     assert candidate_classes("dfew", tmp_path) == list(BASIC_CLASSES)
     with pytest.raises(DataError, match="no MAFW compound annotation files"):
         candidate_classes("mafw", tmp_path / "data", "compound")

@@ -65,7 +65,8 @@ def demo_zeroshot_table(rows: list[dict[str, Any]], chance: dict[str, float]) ->
     table = _compact("model", "view", "class text", "UAR %", "WAR %", "F1 %",
                      title="Zero-shot recognition on synthetic DFEW (unseen faces and style)",
                      caption=f"95% CIs in brackets; F1 macro. Chance: UAR "
-                     f"{_pct(chance.get('uar'))}%, WAR {_pct(chance.get('war_majority'))}% "
+                     f"{_pct(chance.get('uar_majority'))}%, WAR "
+                     f"{_pct(chance.get('war_majority'))}% "
                      f"(always the majority class)")  # fmt: skip
     for row in rows:
         model = "image CLIP" if row["model"].startswith("CLIP") else row["model"]

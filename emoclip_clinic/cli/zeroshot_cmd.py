@@ -128,7 +128,7 @@ def _print_table(stdout, frame, chance: dict[str, float]) -> None:
             "-" if undefined(r["macro_auc"]) else f"{r['macro_auc']:.3f}",
         )  # fmt: skip
     stdout.print(rich_table)
-    stdout.print(
-        f"chance: UAR {100 * chance['uar']:.1f}%, WAR {100 * chance['war_uniform']:.1f}% "
-        f"(uniform guess) / {100 * chance['war_majority']:.1f}% (majority class)"
-    )
+    pct = {key: f"{100 * value:.1f}%" for key, value in chance.items()}
+    stdout.print(f"chance (uniform guess / always the majority class): UAR "
+                 f"{pct['uar_uniform']} / {pct['uar_majority']}, "
+                 f"WAR {pct['war_uniform']} / {pct['war_majority']}")  # fmt: skip

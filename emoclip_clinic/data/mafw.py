@@ -21,11 +21,14 @@ whose last column is Chinese has no English caption.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 from emoclip_clinic.data.samples import ReadReport, VideoSample
 from emoclip_clinic.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 MAFW_CLASSES = (
     "anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise", "contempt",
@@ -89,14 +92,16 @@ def _parse_line(line: str, captions: bool) -> tuple[str, tuple[str, ...], str | 
     if unknown:
         raise ValueError(f"unknown class {unknown[0]!r}")
     caption = columns[-1] if captions and len(columns) >= 3 else None
-    if caption is not None and (caption.lower() in _NO_CAPTION or _is_chinese(caption)):
+    if caption is not None and (caption.lower() in _NO_CAPTION or not _is_english(caption)):
         caption = None  # a line whose English caption is missing ends with the Chinese one
     return columns[0], labels, caption
 
 
-def _is_chinese(text: str) -> bool:
-    """More Chinese characters than Latin letters (an English caption may hold a stray one)."""
-    return len(_IDEOGRAPH.findall(text)) > len(_LATIN.findall(text))
+def _is_english(text: str) -> bool:
+    """Latin letters, and no more Chinese characters than them (an English caption may hold
+    a stray one)."""
+    latin = len(_LATIN.findall(text))
+    return latin > 0 and len(_IDEOGRAPH.findall(text)) <= latin
 
 
 def mafw_label_set(root: str | Path, label_type: str) -> list[str]:
@@ -110,7 +115,7 @@ def mafw_label_set(root: str | Path, label_type: str) -> list[str]:
     Raises:
         DataError: no annotation file of ``label_type`` at all.
     """
-    root, labels, found = Path(root), set(), False
+    root, labels, found = Path(root), set(), set()
     for fold in range(1, 6):
         for split in ("train", "test"):
             for captions in (False, True):
@@ -118,7 +123,7 @@ def mafw_label_set(root: str | Path, label_type: str) -> list[str]:
                     path = annotation_path(root, fold, split, label_type, captions)
                 except DataError:
                     continue
-                found = True
+                found.add((fold, split))
                 for line in _decode(path):
                     try:
                         labels.add("_".join(_parse_line(line, False)[1]))
@@ -126,6 +131,10 @@ def mafw_label_set(root: str | Path, label_type: str) -> list[str]:
                         continue
     if not found:
         raise DataError(f"{root}: no MAFW {label_type} annotation files")
+    if len(found) < 10:
+        logger.warning("%s: MAFW %s lists of %d of the 10 fold splits found; the candidate "
+                       "classes are the %d labels they use, which may miss some",
+                       root, label_type, len(found), len(labels))  # fmt: skip
     return sorted(labels)
 
 

@@ -89,6 +89,22 @@ def _check_tag(config: EmoCLIPConfig, tag: str) -> bool:
     return bool(open_clip.get_pretrained_cfg(name, tag).get("quick_gelu", False))
 
 
+def tag_architecture(
+    config: str | Path | EmoCLIPConfig, pretrained: str | Path | None
+) -> EmoCLIPConfig:
+    """``config`` with the activation (QuickGELU or not) that the weights of a pretrained tag
+    were trained with; unchanged for ``None`` or a weight file. Nothing is downloaded.
+
+    Raises:
+        ConfigError: unknown config or tag.
+    """
+    config = resolve_config(config)
+    if pretrained is None or isinstance(pretrained, Path) or _looks_like_file(str(pretrained)):
+        return config
+    quick_gelu = _check_tag(config, str(pretrained))
+    return replace(config, backbone=replace(config.backbone, quick_gelu=quick_gelu))
+
+
 def _random_backbone(config: EmoCLIPConfig, quick_gelu: bool) -> torch.nn.Module:
     if config.backbone.open_clip_model is not None:
         return open_clip.create_model(
@@ -222,6 +238,17 @@ def get_tokenizer(config: str | Path | EmoCLIPConfig) -> Tokenizer:
             text_cfg["hf_tokenizer_name"], context_length=context_length
         )
     return open_clip.tokenizer.SimpleTokenizer(context_length=context_length)
+
+
+def texts_longer_than_context(tokenizer: Any, texts: list[str]) -> int:
+    """How many texts an open_clip tokenizer cuts at its context length (their ends unseen)."""
+    context = int(tokenizer.context_length)
+    pad = getattr(getattr(tokenizer, "tokenizer", None), "pad_token_id", None) or 0  # HF: its own
+    cut = 0
+    for i in range(0, len(texts), 256):
+        tokens = tokenizer(texts[i : i + 256], context_length=context + 1)
+        cut += int((tokens[:, context] != pad).sum())  # a token past the context: cut
+    return cut
 
 
 def get_preprocess_cfg(model: EmoCLIP) -> PreprocessCfg:

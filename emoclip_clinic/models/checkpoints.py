@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from emoclip_clinic.devices import resolve_device
 from emoclip_clinic.errors import CheckpointError
 from emoclip_clinic.fileio import atomic_dir
-from emoclip_clinic.models.build import create_emoclip, resolve_config
+from emoclip_clinic.models.build import create_emoclip, resolve_config, tag_architecture
 from emoclip_clinic.models.config import EmoCLIPConfig
 from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.provenance import package_versions, sha256_file
@@ -319,7 +319,8 @@ def load_authors_checkpoint(
     files the temporal module alone. The towers the file lacks come from ``pretrained`` (the
     open_clip tag or local weight file the authors started from, e.g. ``openai`` for ViT-B/32);
     without it they stay randomly initialised, and a warning says so. A file that holds both
-    towers needs nothing more, and ``pretrained`` is then neither downloaded nor read.
+    towers needs nothing more: ``pretrained`` is then neither downloaded nor read, and only a
+    tag's activation (QuickGELU or not, which the weights were trained with) is taken.
 
     Args:
         path: a ``torch.save`` state dict (.pt/.pth, read with ``weights_only=True``) or a
@@ -339,10 +340,12 @@ def load_authors_checkpoint(
         raise CheckpointError(f"authors' checkpoint not found: {file}")
     state = _read_torch_state(file)
     layout, _ = _backbone_layout(split_authors_state(state)["backbone"])
-    if layout == "full" and pretrained is not None:  # nothing to fill in: no download
+    config = resolve_config(config)
+    if layout == "full" and pretrained is not None:  # nothing to fill in: no download, but
+        # the file's weights were trained with the tag's activation
         logger.info("%s holds both CLIP towers; pretrained=%s is not loaded", file, pretrained)
-        pretrained = None
-    model = create_emoclip(resolve_config(config), pretrained)
+        config, pretrained = tag_architecture(config, pretrained), None
+    model = create_emoclip(config, pretrained)
     loaded = load_authors_state(model, state, source=str(file))
     if loaded.backbone != "full" and pretrained is None:
         missing = "CLIP towers" if loaded.backbone == "none" else "text tower"

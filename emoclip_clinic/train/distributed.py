@@ -63,7 +63,7 @@ def barrier() -> None:
         dist.barrier()
 
 
-def all_counts(n: int, device: torch.device | str = "cpu") -> list[int]:
+def all_counts(n: int, device: torch.device | str) -> list[int]:
     """Every process's ``n``, in rank order (``[n]`` for a single process).
 
     Used to agree on batch sizes, which differ between processes when a clip fails to decode
@@ -76,3 +76,12 @@ def all_counts(n: int, device: torch.device | str = "cpu") -> list[int]:
     parts = [torch.empty_like(local) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, local)
     return [int(part) for part in parts]
+
+
+def merged_from_all(mapping: dict[str, str]) -> dict[str, str]:
+    """The union of every process's ``mapping`` (``mapping`` itself for a single process)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return mapping
+    parts: list[dict[str, str] | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, mapping)
+    return {key: value for part in parts for key, value in (part or {}).items()}

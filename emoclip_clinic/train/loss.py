@@ -37,15 +37,15 @@ def backward_scale() -> float:
     return float(world_size())
 
 
-def gather_with_local_grad(x: torch.Tensor) -> torch.Tensor:
+def gather_with_local_grad(x: torch.Tensor, sizes: list[int] | None = None) -> torch.Tensor:
     """Concatenate ``x`` from every process in rank order; only the local part keeps its grad.
 
-    Processes may hold different numbers of rows. Without an initialised process group this
-    returns ``x`` unchanged.
+    Processes may hold different numbers of rows: ``sizes`` (every process's, in rank order)
+    when known, else gathered first. Without an initialised process group this returns ``x``.
     """
     if world_size() == 1:
         return x
-    sizes = all_counts(x.shape[0], x.device)
+    sizes = sizes or all_counts(x.shape[0], x.device)
     padded = x.detach()
     if x.shape[0] < max(sizes):  # all_gather needs one shape on every process
         padded = torch.cat([padded, padded.new_zeros(max(sizes) - x.shape[0], *x.shape[1:])])
@@ -60,6 +60,7 @@ def contrastive_loss(
     video_embeddings: torch.Tensor,
     text_embeddings: torch.Tensor,
     logit_scale: torch.Tensor,
+    sizes: list[int] | None = None,
 ) -> torch.Tensor:
     """Symmetric InfoNCE over the global batch.
 
@@ -67,13 +68,16 @@ def contrastive_loss(
         video_embeddings: (B, D) L2-normalised clip embeddings of this process.
         text_embeddings: (B, D) L2-normalised caption embeddings; row i describes clip i.
         logit_scale: the temperature (already exponentiated).
+        sizes: every process's B in rank order, if the caller has them (saves a gather).
 
     Returns:
         The mean of the clip-to-caption and caption-to-clip cross-entropies over the global
         batch: the same value on every process, and the same as one process would compute.
     """
-    all_video = gather_with_local_grad(video_embeddings)
-    all_text = gather_with_local_grad(text_embeddings)
+    if world_size() > 1 and sizes is None:
+        sizes = all_counts(video_embeddings.shape[0], video_embeddings.device)
+    all_video = gather_with_local_grad(video_embeddings, sizes)
+    all_text = gather_with_local_grad(text_embeddings, sizes)
     if world_size() > 1:  # every process holds the whole gradient of the shared temperature
         # (it multiplies the whole N x N matrix), not a shard's: undo backward_scale for it
         logit_scale = logit_scale.detach() + (logit_scale - logit_scale.detach()) / world_size()

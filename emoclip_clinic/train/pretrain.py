@@ -33,6 +33,7 @@ from emoclip_clinic.models.build import (
     get_preprocess_cfg,
     get_tokenizer,
     resolve_config,
+    texts_longer_than_context,
 )
 from emoclip_clinic.models.checkpoints import load_checkpoint, read_checkpoint_info, save_checkpoint
 from emoclip_clinic.models.config import EmoCLIPConfig
@@ -45,6 +46,7 @@ from emoclip_clinic.train.distributed import (
     all_counts,
     barrier,
     cleanup_distributed,
+    merged_from_all,
     setup_distributed,
 )
 from emoclip_clinic.train.evaluate import autocast_for, embed_dataset, retrieval_metrics
@@ -267,8 +269,9 @@ class _Trainer:
                 logger.warning("skipping %s: %s", path, reason)
                 self.skipped[path] = reason
 
-    def train_step(self, batch: dict[str, Any], micro: int) -> float:
-        """Forward and backward of one micro-batch; returns its loss."""
+    def train_step(self, batch: dict[str, Any], micro: int, sizes: list[int]) -> float:
+        """Forward and backward of one micro-batch (``sizes``: every process's number of
+        clips in it); returns its loss."""
         cfg, device = self.config, self.dist.device
         tokens = self.tokenizer(batch["caption"]).to(device, non_blocking=True)
         video = batch["video"].to(device, non_blocking=True)
@@ -277,8 +280,9 @@ class _Trainer:
         with sync, autocast_for(device):
             out = self.wrapped(video, tokens)
             loss = contrastive_loss(
-                out.video_embeddings.float(), out.text_embeddings.float(), out.logit_scale.float()
-            )
+                out.video_embeddings.float(), out.text_embeddings.float(),
+                out.logit_scale.float(), sizes,
+            )  # fmt: skip
             (loss * backward_scale() / cfg.accumulate).backward()
         if last:
             if cfg.grad_clip > 0:
@@ -327,8 +331,10 @@ class _Trainer:
                     empty = ", ".join(str(r) for r, n in enumerate(counts) if n == 0)
                     logger.warning("epoch %d batch %d skipped on every process: process %s had "
                                    "no decodable clip", epoch, micro + 1, empty)  # fmt: skip
+                self.progress.advance(task)
+                tick = time.perf_counter()
                 continue
-            loss = self.train_step(batch, len(losses))  # groups count the batches trained on
+            loss = self.train_step(batch, len(losses), counts)  # groups count batches trained
             done = time.perf_counter()
             losses.append(loss)
             record = {"epoch": epoch, "step": micro + 1, "loss": loss, "clips": sum(counts),
@@ -341,6 +347,10 @@ class _Trainer:
             self.progress.advance(task, loss=loss, clips_per_s=record["clips_per_s"])
             tick = time.perf_counter()
         self.progress.end(task)
+        if len(losses) < cfg.accumulate and self.dist.is_main:
+            logger.warning("epoch %d trained on %d batches, fewer than --accumulate %d: no "
+                           "optimiser step was taken (clips failed to decode)", epoch,
+                           len(losses), cfg.accumulate)  # fmt: skip
         if len(losses) % cfg.accumulate:  # the epoch ended inside a group: its gradients were
             # never applied; dropped, so that the next epoch (or a resumed run) starts clean
             self.optimizer.zero_grad(set_to_none=True)
@@ -457,24 +467,21 @@ def pretrain(
         cleanup_distributed()
 
 
-def captions_longer_than_context(tokenizer: Any, captions: list[str]) -> int:
-    """How many captions an open_clip tokenizer cuts at its context length (ends unseen)."""
-    context = int(tokenizer.context_length)
-    pad = getattr(getattr(tokenizer, "tokenizer", None), "pad_token_id", None) or 0  # HF: its own
-    cut = 0
-    for i in range(0, len(captions), 256):
-        tokens = tokenizer(captions[i : i + 256], context_length=context + 1)
-        cut += int((tokens[:, context] != pad).sum())  # a token past the context: cut
-    return cut
-
-
 def _warn_of_cut_captions(tokenizer: Any, samples: list[VideoSample]) -> None:
     captions = [s.caption for s in samples if s.caption]
-    cut = captions_longer_than_context(tokenizer, captions)
+    cut = texts_longer_than_context(tokenizer, captions)
     if cut:
         logger.warning("%d of %d training captions are longer than the text encoder's context "
                        "of %d tokens and are cut; their ends are never seen in training", cut,
                        len(captions), tokenizer.context_length)  # fmt: skip
+    if any(s.labels == ("neutral",) and not s.caption for s in samples):
+        pool = neutral_captions()  # uncaptioned neutral clips train on two of these joined
+        pairs = [f"{a} {b}" for a in pool for b in pool if a != b]
+        cut = texts_longer_than_context(tokenizer, pairs)
+        if cut:
+            logger.warning("%d of %d pairs of neutral sentences, which uncaptioned neutral "
+                           "clips train on, are longer than the %d-token context and are cut",
+                           cut, len(pairs), tokenizer.context_length)  # fmt: skip
 
 
 def _finish(trainer: _Trainer, test_set: ClipDataset) -> PretrainResult:
@@ -482,9 +489,10 @@ def _finish(trainer: _Trainer, test_set: ClipDataset) -> PretrainResult:
     best, info = load_checkpoint(folder.best, trainer.dist.device)
     trainer.model.load_state_dict(best.state_dict())
     test = trainer.evaluate(test_set, "test")
+    skipped = merged_from_all(trainer.skipped)  # each process saw failures of its own clips
     result = PretrainResult(str(folder.root), trainer.best_epoch, info.extra.get("val", {}),
-                            test, len(trainer.skipped))  # fmt: skip
+                            test, len(skipped))  # fmt: skip
     if trainer.dist.is_main:
         write_json_atomic(folder.root / "final.json", result.__dict__)
-        folder.record_skipped(trainer.skipped)
+        folder.record_skipped(skipped)
     return result

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from emoclip_clinic.models.build import Tokenizer
+from emoclip_clinic.models.build import Tokenizer, texts_longer_than_context
 from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.zeroshot.descriptions import ClassDescriptions, PromptTemplates
 
@@ -88,13 +88,11 @@ def description_embeddings(
 
 
 def _warn_if_cut(tokenizer: Tokenizer, texts: list[str]) -> None:
-    """Say how many texts fill the whole context (no padding left): the encoder sees them cut."""
-    ids = tokenizer(texts)
-    full = int((ids != 0).all(dim=1).sum())  # padding is id 0 in CLIP's and BERT's vocabularies
-    if full:
+    cut = texts_longer_than_context(tokenizer, texts)
+    if cut:
         logger.warning(
-            "%d of %d concatenated compound descriptions fill the text encoder's %d-token "
-            "context and are cut there", full, len(texts), ids.shape[1],
+            "%d of %d concatenated compound descriptions are longer than the text encoder's "
+            "%d-token context and are cut there", cut, len(texts), tokenizer.context_length,
         )  # fmt: skip
 
 

@@ -84,8 +84,8 @@ def class_list(
     ones present in ``samples``, which changes with the fold.
 
     Raises:
-        DataError: a label is not in the taxonomy or not among the candidates, or a compound's
-            component has no description.
+        DataError: a label is not in the taxonomy or not among the candidates.
+        ConfigError: a class or a compound's component has no description.
     """
     labels = sorted({s.label for s in samples})
     compound = any(len(s.labels) > 1 for s in samples)
@@ -191,12 +191,14 @@ def _predictions(samples, indices, scores, classes) -> list[dict[str, Any]]:
 
 
 def chance_levels(samples: list[VideoSample], classes: list[str]) -> dict[str, float]:
-    """Chance UAR (1/classes present) and WAR (uniform guess; always the majority class)."""
+    """UAR and WAR of two guessers: uniform over the candidate ``classes`` (1/C for both),
+    and always the majority class (UAR 1/classes present, WAR the majority's share)."""
     labels = [s.label for s in samples]
     present = sorted(set(labels))
     counts = np.array([labels.count(c) for c in present])
     return {
-        "uar": 1.0 / len(present),
+        "uar_uniform": 1.0 / len(classes),
+        "uar_majority": 1.0 / len(present),
         "war_uniform": 1.0 / len(classes),
         "war_majority": float(counts.max() / counts.sum()),
     }
