@@ -83,6 +83,20 @@ def _media_path(root: Path, name: str) -> Path | None:
     return None
 
 
+def evaluation_list(root: Path, fold: int, split: str, label_type: str) -> tuple[Path, bool]:
+    """The annotation file that evaluation reads, and whether it holds captions: the
+    ``no_caption`` list (every labelled clip, what the EmoCLIP authors evaluate on), or the
+    ``with_caption`` one where only that exists.
+
+    Raises:
+        DataError: neither exists.
+    """
+    try:
+        return annotation_path(root, fold, split, label_type, captions=False), False
+    except DataError:
+        return annotation_path(root, fold, split, label_type, captions=True), True
+
+
 def _parse_line(line: str, captions: bool) -> tuple[str, tuple[str, ...], str | None]:
     columns = [c.strip() for c in line.rstrip("\r\n").split("\t")]
     if len(columns) < 2 or not columns[0] or not columns[1]:
@@ -118,17 +132,16 @@ def mafw_label_set(root: str | Path, label_type: str) -> list[str]:
     root, labels, found = Path(root), set(), set()
     for fold in range(1, 6):
         for split in ("train", "test"):
-            for captions in (False, True):
+            try:
+                path, _ = evaluation_list(root, fold, split, label_type)
+            except DataError:
+                continue
+            found.add((fold, split))
+            for line in _decode(path):
                 try:
-                    path = annotation_path(root, fold, split, label_type, captions)
-                except DataError:
+                    labels.add("_".join(_parse_line(line, False)[1]))
+                except ValueError:
                     continue
-                found.add((fold, split))
-                for line in _decode(path):
-                    try:
-                        labels.add("_".join(_parse_line(line, False)[1]))
-                    except ValueError:
-                        continue
     if not found:
         raise DataError(f"{root}: no MAFW {label_type} annotation files")
     if len(found) < 10:

@@ -14,8 +14,7 @@ from pathlib import Path
 from emoclip_clinic.data.afew import read_afew
 from emoclip_clinic.data.dfew import read_dfew
 from emoclip_clinic.data.ferv39k import read_ferv39k
-from emoclip_clinic.data.mafw import MAFW_CLASSES, mafw_label_set, read_mafw
-from emoclip_clinic.data.mafw import annotation_path as mafw_annotation_path
+from emoclip_clinic.data.mafw import MAFW_CLASSES, evaluation_list, mafw_label_set, read_mafw
 from emoclip_clinic.data.samples import ReadReport, VideoSample
 from emoclip_clinic.errors import ConfigError, DataError
 
@@ -101,13 +100,9 @@ def _check_label_type(info: DatasetInfo, label_type: str) -> None:
 def _read_mafw(
     root: Path, fold: int, split: str, label_type: str
 ) -> tuple[list[VideoSample], ReadReport]:
-    """MAFW from the ``no_caption`` files (every labelled clip, what the EmoCLIP authors
-    evaluate on), or from ``with_caption`` where only those exist."""
-    try:
-        mafw_annotation_path(root, fold, split, label_type, captions=False)
-    except DataError:
-        return read_mafw(root, fold, split, label_type, captions=True)
-    return read_mafw(root, fold, split, label_type, captions=False)
+    """MAFW from the list evaluation reads (:func:`~emoclip_clinic.data.mafw.evaluation_list`)."""
+    _, captions = evaluation_list(root, fold, split, label_type)
+    return read_mafw(root, fold, split, label_type, captions=captions)
 
 
 def candidate_classes(name: str, root: str | Path, label_type: str = "single") -> list[str]:

@@ -207,17 +207,16 @@ def create_emoclip(
         clip = _random_backbone(config, quick_gelu)
         _load_weight_file(clip, path)
     else:
-        tag_quick_gelu = _check_tag(config, str(pretrained))
-        if tag_quick_gelu != quick_gelu:
+        tagged = tag_architecture(config, pretrained)
+        if tagged.backbone.quick_gelu != quick_gelu:
             logger.warning(
                 "pretrained '%s' was trained with quick_gelu=%s; using that instead of the "
                 "config's %s",
                 pretrained,
-                tag_quick_gelu,
+                tagged.backbone.quick_gelu,
                 quick_gelu,
             )
-            quick_gelu = tag_quick_gelu
-            config = replace(config, backbone=replace(config.backbone, quick_gelu=quick_gelu))
+        config, quick_gelu = tagged, tagged.backbone.quick_gelu
         clip = _tagged_backbone(config, str(pretrained), quick_gelu)
     if pretrained is not None:  # start from the backbone's learned temperature, as the authors
         config = replace(config, init_logit_scale=float(clip.logit_scale.detach()))

@@ -88,7 +88,6 @@ def class_list(
         ConfigError: a class or a compound's component has no description.
     """
     labels = sorted({s.label for s in samples})
-    compound = any(len(s.labels) > 1 for s in samples)
     if candidates is not None:
         classes = list(dict.fromkeys(candidates))
         for label in classes:
@@ -97,7 +96,7 @@ def class_list(
         if missing:
             raise DataError(f"labels {missing} are not among the {len(classes)} candidate classes")
         return classes
-    if compound:
+    if any(len(s.labels) > 1 for s in samples):
         for label in labels:
             descriptions.components(label)
         return labels
