@@ -486,6 +486,65 @@ def test_two_processes_get_the_gradients_of_one_with_the_whole_batch(first, tmp_
         torch.testing.assert_close(shared[name], grad, rtol=1e-5, atol=1e-7, msg=name)
 
 
+SHARDED_EMBEDDING_SCRIPT = """
+import os, sys
+import torch, torch.distributed as dist
+from emoclip_clinic.models import create_emoclip, get_tokenizer
+from emoclip_clinic.train.evaluate import embed_dataset
+
+class Clips(torch.utils.data.Dataset):
+    \"\"\"11 clips of 4 frames; clip 4 does not decode. Notes which clips this process read.\"\"\"
+    def __init__(self):
+        self.read = []
+    def __len__(self):
+        return 11
+    def __getitem__(self, i):
+        self.read.append(i)
+        if i == 4:
+            return {"index": i, "error": "broken"}
+        frames = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(i))
+        return {"index": i, "video": frames, "caption": f"person {i} smiles", "label": "happy"}
+
+torch.manual_seed(0)
+model = create_emoclip("emoclip-tiny")
+shard = (0, 1)
+if "RANK" in os.environ:
+    dist.init_process_group("gloo")
+    shard = (dist.get_rank(), dist.get_world_size())
+clips = Clips()
+out = embed_dataset(model, clips, get_tokenizer("emoclip-tiny"), batch_size=3, shard=shard)
+torch.save({"video": out.video, "text": out.text, "indices": out.indices, "read": clips.read,
+            "failed": [i for i, _ in out.failed]}, f"{sys.argv[1]}.{shard[0]}.pt")
+"""
+
+
+def test_two_processes_each_embed_half_of_an_evaluation_set_and_both_get_all_of_it(tmp_path):
+    """Validation and test sets under torchrun: before, every process embedded the whole set."""
+    script = tmp_path / "embed.py"
+    script.write_text(SHARDED_EMBEDDING_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for cmd in ([sys.executable, str(script), str(tmp_path / "one")],
+                [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                 "--nproc_per_node=2", str(script), str(tmp_path / "two")]):  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+    load = lambda name: torch.load(tmp_path / name, weights_only=True)  # noqa: E731
+    single, first, second = load("one.0.pt"), load("two.0.pt"), load("two.1.pt")
+    assert single["indices"] == [0, 1, 2, 3, 5, 6, 7, 8, 9, 10]
+    assert sorted(first["read"]) == [0, 2, 4, 6, 8, 10] and sorted(second["read"]) == [
+        1,
+        3,
+        5,
+        7,
+        9,
+    ]
+    assert first["failed"] == [4] and second["failed"] == []  # each process reports its own
+    for part in (first, second):  # every process holds the whole set, in one order
+        assert part["indices"] == single["indices"]
+        torch.testing.assert_close(part["video"], single["video"], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(part["text"], single["text"], rtol=1e-4, atol=1e-5)
+
+
 def _with_broken_clips(toy: Path, folder: Path, clips: list[int]) -> Path:
     """A copy of the toy set in which ``clips`` (numbers; clip i shows person i % 10, and fold
     1 tests on people 0 and 1) do not decode."""
@@ -535,6 +594,13 @@ def test_two_process_gloo_run_equals_one_process_with_the_doubled_batch(toy, tmp
     assert ddp[0] == pytest.approx(one[0], rel=1e-6)
     # Later steps follow the same gradients; Adam amplifies rounding a little.
     np.testing.assert_allclose(ddp[1:], one[1:], rtol=1e-3)
+    # Each process embedded half of the validation and test clips; the metrics are the whole's.
+    final = {
+        run: json.loads((tmp_path / run / "final.json").read_text()) for run in ("ddp", "single")
+    }
+    for split in ("val", "test"):
+        assert final["ddp"][split]["n"] == final["single"][split]["n"] > 0
+        assert final["ddp"][split] == pytest.approx(final["single"][split], abs=1e-6)
 
 
 def test_a_process_left_without_clips_skips_the_step_on_every_process(toy, tmp_path):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Subset
 
-from emoclip_clinic.data.dataset import ClipDataset, collate_clips
+from emoclip_clinic.data.dataset import collate_clips
 from emoclip_clinic.models.build import Tokenizer
 from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
+from emoclip_clinic.train.loss import gather_with_local_grad
 
 
 @dataclass
@@ -40,16 +42,26 @@ def autocast_for(device: torch.device) -> contextlib.AbstractContextManager[None
 @torch.no_grad()
 def embed_dataset(
     model: EmoCLIP,
-    dataset: ClipDataset,
+    dataset: Dataset[dict[str, Any]],
     tokenizer: Tokenizer,
     batch_size: int = 32,
     workers: int = 0,
     device: torch.device | None = None,
     progress: ProgressHook = NO_PROGRESS,
     task: str = "embed",
+    shard: tuple[int, int] = (0, 1),
 ) -> EmbeddedSet:
-    """Embed every clip (centred window, no augmentation) and every caption of ``dataset``."""
+    """Embed every clip (centred window, no augmentation) and every caption of ``dataset``.
+
+    ``shard=(rank, world_size)`` splits the work between the processes of a process group:
+    each embeds every ``world_size``-th clip from ``rank`` on, and the rows of all processes
+    are gathered, so every process returns the embeddings of the whole set, ordered by dataset
+    index as one process would. ``failed`` lists this process's own failures only.
+    """
     device = device or next(model.parameters()).device
+    rank, world = shard
+    if world > 1:
+        dataset = Subset(dataset, range(rank, len(dataset), world))  # type: ignore[arg-type]
     was_training = model.training
     model.eval()
     loader = DataLoader(
@@ -69,10 +81,17 @@ def embed_dataset(
     progress.end(task)
     model.train(was_training)
     dim = model.embed_dim
+    video = torch.cat(videos) if videos else torch.empty(0, dim, device=device)
+    text = torch.cat(texts) if texts else torch.empty(0, dim, device=device)
+    if world == 1:
+        return EmbeddedSet(video, text, indices, failed)
+    # The processes' shards interleave; gathering and sorting by index gives one order.
+    gathered = gather_with_local_grad(torch.tensor(indices, dtype=torch.long, device=device))
+    order = torch.argsort(gathered)
     return EmbeddedSet(
-        torch.cat(videos) if videos else torch.empty(0, dim),
-        torch.cat(texts) if texts else torch.empty(0, dim),
-        indices,
+        gather_with_local_grad(video)[order],
+        gather_with_local_grad(text)[order],
+        gathered[order].tolist(),
         failed,
     )
 

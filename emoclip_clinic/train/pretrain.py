@@ -4,7 +4,8 @@ One function, :func:`pretrain`, runs a whole job: read the MAFW-layout data set,
 validation split of the training identities, train with SGD over the symmetric contrastive
 loss, evaluate text-video retrieval on the validation split after every epoch, checkpoint every
 epoch, keep the best epoch (validation only, never the test fold), and finally report retrieval
-on the test fold. It runs as one process or under ``torchrun`` (DDP).
+on the test fold. It runs as one process or under ``torchrun`` (DDP); there each process
+trains on its part of every batch and embeds its part of the validation and test clips.
 """
 
 from __future__ import annotations
@@ -369,6 +370,7 @@ class _Trainer:
             self.dist.device,
             self.progress,
             task,
+            shard=(self.dist.rank, self.dist.world_size),  # each process embeds its share
         )
         self.note_failures(dataset, embedded.failed)
         return retrieval_metrics(embedded.video, embedded.text)
