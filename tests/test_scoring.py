@@ -78,6 +78,17 @@ def test_tracker_keeps_the_patient_when_a_second_face_appears():
     assert boxes[3] is None  # the patient is gone; the interviewer is not taken for them
 
 
+def test_a_face_lost_at_the_end_of_one_clip_stays_lost_at_the_start_of_the_next():
+    """Clips of 3 frames, detection on every 2nd frame: the next clip starts on a frame that
+    holds the last detection's answer. It showed the patient's older box, though the latest
+    detection had missed them."""
+    patient = FaceBox(100, 100, 80, 80, 0.9)
+    tracker = DetectorTracker(_FakeDetector([[patient], [], []]), TrackerSettings(detect_every=2))
+    frames = np.zeros((3, 8, 8, 3), np.uint8)
+    assert tracker.boxes([0, 1, 2], frames) == [patient, patient, None]
+    assert tracker.boxes([3, 4, 5], frames) == [None, None, None]
+
+
 def test_a_fold_never_sees_its_held_out_interviews():
     rng = np.random.default_rng(0)
     clips = [rng.normal(size=(int(rng.integers(5, 30)), 6)).astype(np.float32) for _ in range(6)]

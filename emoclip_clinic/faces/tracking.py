@@ -81,7 +81,8 @@ class DetectorTracker:
         self.detector = detector
         self.settings = settings or TrackerSettings()
         self.description = self.describe(detector.name, self.settings)
-        self._last: FaceBox | None = None
+        self._last: FaceBox | None = None  # the patient's last detected box
+        self._held: FaceBox | None = None  # the box of the latest detection frame (None: missed)
         self._misses = 0
         self._count = 0
 
@@ -110,15 +111,14 @@ class DetectorTracker:
     def boxes(self, frame_indices: Sequence[int], frames: np.ndarray) -> list[FaceBox | None]:
         """Detect on every ``detect_every``-th frame, hold the box in between."""
         out: list[FaceBox | None] = []
-        current: FaceBox | None = self._last
-        for frame in frames:
+        for frame in frames:  # the count runs on across calls, and so does the held box
             if self._count % self.settings.detect_every == 0:
                 found = self._match(self.detector.detect(frame))
                 if found is None:
                     self._misses += 1
-                    current = None
+                    self._held = None
                 else:
-                    self._misses, self._last, current = 0, found, found
+                    self._misses, self._last, self._held = 0, found, found
             self._count += 1
-            out.append(current)
+            out.append(self._held)
         return out
