@@ -89,6 +89,39 @@ def test_a_face_lost_at_the_end_of_one_clip_stays_lost_at_the_start_of_the_next(
     assert tracker.boxes([3, 4, 5], frames) == [None, None, None]
 
 
+@pytest.mark.parametrize("form", ["face objects", "dicts", "arrays"])
+def test_retinaface_detections_of_every_uniface_version_become_boxes(form, monkeypatch):
+    """uniface (downloaded weights, not installed here) is replaced by a stand-in that answers
+    in one of the forms its versions have used; 2.x answers with Face objects, which the
+    adapter read as rows before (a TypeError)."""
+    import sys
+    import types
+
+    from emoclip_clinic.faces.detectors import make_detector
+
+    rows = np.array([[10, 20, 50, 80, 0.9], [100, 20, 130, 60, 0.6]], np.float32)
+    answers = {
+        "face objects": [types.SimpleNamespace(bbox=r[:4], confidence=float(r[4]),
+                                               landmarks=np.zeros((5, 2))) for r in rows],
+        "dicts": [{"bbox": r[:4].tolist(), "confidence": float(r[4])} for r in rows],
+        "arrays": (rows, np.zeros((2, 5, 2))),
+    }  # fmt: skip
+    seen = []
+
+    class RetinaFace:
+        def detect(self, image):
+            seen.append(image)
+            return answers[form]
+
+    monkeypatch.setitem(sys.modules, "uniface", types.SimpleNamespace(RetinaFace=RetinaFace))
+    frame = np.zeros((90, 160, 3), np.uint8)
+    frame[..., 0] = 255  # red in RGB
+    boxes = make_detector("retinaface").detect(frame)
+    assert seen[0][0, 0].tolist() == [0, 0, 255]  # handed over as BGR
+    assert boxes == [FaceBox(10, 20, 40, 60, pytest.approx(0.9)),
+                     FaceBox(100, 20, 30, 40, pytest.approx(0.6))]  # fmt: skip
+
+
 def test_a_fold_never_sees_its_held_out_interviews():
     rng = np.random.default_rng(0)
     clips = [rng.normal(size=(int(rng.integers(5, 30)), 6)).astype(np.float32) for _ in range(6)]

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from emoclip_clinic.errors import ConfigError
@@ -41,13 +43,22 @@ class RetinaFaceDetector:
     def detect(self, frame: np.ndarray) -> list[FaceBox]:
         """Faces in an RGB frame (uniface expects BGR)."""
         faces = self._model.detect(np.ascontiguousarray(frame[..., ::-1]))
-        boxes = faces[0] if isinstance(faces, tuple) else faces
-        out = []
-        for face in boxes:
-            x0, y0, x1, y1, score = (face["bbox"] + [face.get("confidence", 1.0)]
-                                     if isinstance(face, dict) else face[:5])  # fmt: skip
-            out.append(FaceBox(float(x0), float(y0), float(x1 - x0), float(y1 - y0), float(score)))
-        return out
+        faces = faces[0] if isinstance(faces, tuple) else faces  # (boxes, landmarks) in 0.x
+        return [_uniface_box(face) for face in faces]
+
+
+def _uniface_box(face: Any) -> FaceBox:
+    """One uniface detection as a box. uniface has returned three forms over its versions:
+    ``Face`` objects (``.bbox`` x0, y0, x1, y1 and ``.confidence``), dicts with the same keys,
+    and rows ``[x0, y0, x1, y1, score]``."""
+    if isinstance(face, dict):
+        bbox, score = face["bbox"], face.get("confidence", 1.0)
+    elif hasattr(face, "bbox"):
+        bbox, score = face.bbox, getattr(face, "confidence", 1.0)
+    else:
+        bbox, score = face[:4], face[4]
+    x0, y0, x1, y1 = (float(v) for v in bbox[:4])
+    return FaceBox(x0, y0, x1 - x0, y1 - y0, float(score))
 
 
 def detector_name(name: str) -> str:
