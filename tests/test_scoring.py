@@ -14,7 +14,7 @@ from scipy import stats
 
 from emoclip_clinic.errors import CheckpointError, ConfigError, DataError
 from emoclip_clinic.faces.boxes import FaceBox
-from emoclip_clinic.faces.tracking import DetectorTracker, TrackerSettings
+from emoclip_clinic.faces.tracking import DetectorTracker, TrackerSettings, TrackFile
 from emoclip_clinic.faces.tracks import read_face_tracks
 from emoclip_clinic.fileio import json_safe
 from emoclip_clinic.models import create_emoclip
@@ -55,6 +55,20 @@ def test_openface_landmarks_and_box_columns_give_boxes(tmp_path):
     bad.write_text("frame,face_id\n1,0\n")
     with pytest.raises(DataError, match=r"bad\.csv: no face boxes"):
         read_face_tracks(bad)
+
+
+def test_a_patient_never_tracked_is_not_replaced_by_the_interviewer(tmp_path):
+    """The patient's rows all failed (success 0): the recording has no patient face. Before,
+    roles were read from the successful rows only, and the interviewer became the patient."""
+    tracks = tmp_path / "tracks.csv"
+    rows = ["frame,face_id,confidence,success,face_x,face_y,face_w,face_h,role"]
+    for frame in (1, 2):
+        rows += [f"{frame},0,0.1,0,0,0,0,0,patient", f"{frame},1,0.9,1,300,40,90,90,interviewer"]
+    tracks.write_text("\n".join(rows) + "\n")
+    read = read_face_tracks(tracks)
+    assert read.patient_id() == 0 and 0 not in read.boxes
+    source = TrackFile(read, name="tracks.csv")
+    assert source.boxes([0, 1], np.zeros((2, 8, 8, 3), np.uint8)) == [None, None]
 
 
 class _FakeDetector:

@@ -52,6 +52,11 @@ def _box_frame(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     return table.assign(x=x0, y=y0, w=table[xs].max(axis=1) - x0, h=table[ys].max(axis=1) - y0)
 
 
+def _face_ids(table: pd.DataFrame) -> pd.Series:
+    """Each row's face id (0 for every row of a file without the column)."""
+    return table["face_id"].astype(int) if "face_id" in table else pd.Series(0, table.index)
+
+
 def read_face_tracks(path: str | Path) -> FaceTracks:
     """Read an OpenFace-style CSV (see the module docstring).
 
@@ -69,10 +74,13 @@ def read_face_tracks(path: str | Path) -> FaceTracks:
     if "frame" not in table:
         raise DataError(f"{path}: no 'frame' column")
     table = _box_frame(table, path)
+    roles = {}  # from every row: a patient never tracked successfully is still the patient
+    if "role" in table:
+        roles = {int(k): str(v) for k, v in zip(_face_ids(table), table["role"], strict=True)}
     if "success" in table:
         table = table[table["success"].fillna(0).astype(float) > 0]
     table = table.dropna(subset=["x", "y", "w", "h"])
-    face_ids = table["face_id"].astype(int) if "face_id" in table else pd.Series(0, table.index)
+    face_ids = _face_ids(table)
     confidence = table["confidence"].astype(float) if "confidence" in table else 1.0
     table = table.assign(face_id=face_ids, confidence=confidence)
     boxes: dict[int, dict[int, FaceBox]] = {}
@@ -80,7 +88,4 @@ def read_face_tracks(path: str | Path) -> FaceTracks:
         boxes.setdefault(int(row.face_id), {})[int(row.frame) - 1] = FaceBox(
             float(row.x), float(row.y), float(row.w), float(row.h), float(row.confidence)
         )
-    roles = {}
-    if "role" in table:
-        roles = {int(k): str(v) for k, v in zip(table["face_id"], table["role"], strict=True)}
     return FaceTracks(boxes, roles)
