@@ -630,6 +630,27 @@ def test_train_head_replaces_an_earlier_bundle_but_refuses_a_folder_of_other_fil
     assert {p.name for p in results.iterdir()} == set(kept)
 
 
+def test_a_bundle_missing_what_score_reads_is_refused_by_name(cohort, tmp_path):
+    """A hand-edited or truncated bundle.json: one clear error, not a KeyError traceback."""
+    from emoclip_clinic.scoring.bundle import SCORE_KEYS, load_bundle
+
+    root, checkpoint = cohort
+    bundle = tmp_path / "bundle"
+    run_train_head(_job(root, checkpoint), bundle)
+    meta_path = bundle / "bundle.json"
+    meta = json.loads(meta_path.read_text())
+    load_bundle(bundle, SCORE_KEYS)  # complete as train-head wrote it
+    edits = [(lambda m: m.pop("cohort"), "no cohort"),
+             (lambda m: m["encoder"].pop("sha256"), "no encoder.sha256"),
+             (lambda m: m.update(scale="PANSS"), "no scale.name, scale.ranges")]  # fmt: skip
+    for edit, named in edits:
+        changed = json.loads(json.dumps(meta))
+        edit(changed)
+        meta_path.write_text(json.dumps(changed))
+        with pytest.raises(CheckpointError, match=rf"{meta_path}: incomplete bundle, {named}"):
+            load_bundle(bundle, SCORE_KEYS)
+
+
 def test_prediction_intervals_are_the_conformal_rank_and_the_whole_scale_when_too_few():
     from types import SimpleNamespace
 

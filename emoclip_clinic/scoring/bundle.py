@@ -29,7 +29,10 @@ FORMAT = "emoclip-clinic-head"
 WEIGHTS = "head.safetensors"
 META = "bundle.json"
 # What score needs of bundle.json (train-head writes more).
-SCORE_KEYS = ("target_columns", "head_sha256", "scale", "encoder", "embed_settings", "interval_95")
+SCORE_KEYS = ("target_columns", "head_sha256", "scale", "encoder", "embed_settings", "interval_95",
+              "cohort")  # fmt: skip
+# Keys that ``score`` reads inside the required keys above.
+_INNER_KEYS = {"scale": ("name", "ranges"), "encoder": ("config", "sha256")}
 
 
 def save_bundle(path: str | Path, head: FittedHead, info: dict[str, Any]) -> Path:
@@ -44,6 +47,18 @@ def save_bundle(path: str | Path, head: FittedHead, info: dict[str, Any]) -> Pat
                 **info}  # fmt: skip
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return Path(path)
+
+
+def _missing_keys(meta: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    missing = []
+    for key in keys:
+        if key not in meta:
+            missing.append(key)
+            continue
+        value = meta[key]
+        missing += [f"{key}.{inner}" for inner in _INNER_KEYS.get(key, ())
+                    if not isinstance(value, dict) or inner not in value]  # fmt: skip
+    return missing
 
 
 def load_bundle(
@@ -67,7 +82,7 @@ def load_bundle(
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise CheckpointError(f"{meta_path}: unknown bundle format {found!r}")
-    missing = [key for key in ("target_columns", "head_sha256", *required) if key not in meta]
+    missing = _missing_keys(meta, ("target_columns", "head_sha256", *required))
     if missing:
         raise CheckpointError(f"{meta_path}: incomplete bundle, no {', '.join(missing)}")
     if sha256_file(weights) != meta.get("head_sha256"):
