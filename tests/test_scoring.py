@@ -136,6 +136,26 @@ def test_retinaface_detections_of_every_uniface_version_become_boxes(form, monke
                      FaceBox(100, 20, 30, 40, pytest.approx(0.6))]  # fmt: skip
 
 
+def test_background_decoding_stops_and_closes_the_decoder_when_embedding_stops():
+    """An error while embedding (say, GPU memory) left the decoding thread waiting forever
+    to hand over its next clip, holding the decoder open."""
+    import threading
+
+    closed = threading.Event()
+
+    def decode():
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()  # what closing the reader does
+
+    clips = embed_module._background(decode(), depth=2)
+    assert next(clips) == 0
+    clips.close()  # the consumer stops after one clip
+    assert closed.is_set()
+    assert list(embed_module._background(iter(range(5)), depth=2)) == [0, 1, 2, 3, 4]
+
+
 def test_a_fold_never_sees_its_held_out_interviews():
     rng = np.random.default_rng(0)
     clips = [rng.normal(size=(int(rng.integers(5, 30)), 6)).astype(np.float32) for _ in range(6)]

@@ -110,23 +110,49 @@ def _prepare_clips(
 
 
 def _background(iterator: Iterator[_Prepared], depth: int) -> Iterator[_Prepared]:
-    """Run ``iterator`` in a thread, at most ``depth`` items ahead (bounded memory)."""
+    """Run ``iterator`` in a thread, at most ``depth`` items ahead (bounded memory).
+
+    When the consumer stops early (an error while embedding, or it closes this generator), the
+    thread stops too and closes ``iterator``, which closes its decoder; before, it waited
+    forever to hand over its next item, holding the decoder and the frames.
+    """
     items: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
 
     def work() -> None:
         try:
             for item in iterator:
-                items.put(item)
+                if not put(item):
+                    break
+            else:
+                put(done)
         except BaseException as err:  # re-raised in the consumer
-            items.put(err)
-        items.put(done)
+            put(err)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
 
-    threading.Thread(target=work, daemon=True).start()
-    while (item := items.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _flag_occluded(
