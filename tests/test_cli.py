@@ -97,11 +97,15 @@ def test_first_run_mistakes_are_one_line_each_and_outputs_are_readable_by_collea
     bundle.mkdir()
     (bundle / "bundle.json").write_text('{"format": "emoclip-clinic-head", "scale"')
     (bundle / "head.safetensors").write_bytes(b"")
+    roster = tmp_path / "enrolled.txt"
+    roster.write_text("P00\nP01\n")  # P02 is in the labels: a typo, or a list out of date
     common = ["--checkpoint", ckpt, "--cache", str(tmp_path / "cache"), "--clip-len", "4"]
     cases = [
         (["loocv", labels, *common, "--device", "gpu"], 2, "unknown device 'gpu': use auto"),
         (["loocv", labels, *common, "--out", str(afile)], 1, f"{afile}: File exists"),
         (["loocv", labels, *common, "--downsample", "0"], 2, "'--downsample': Input should be"),
+        (["train-head", labels, *common, "--out", str(tmp_path / "b"), "--patients", str(roster)],
+         1, "line 5: unknown patient_id 'P02'"),
         (["score", str(root / "recordings" / "P00_I0.mp4"), "--head", str(bundle), *common[:2]],
          1, f"{bundle / 'bundle.json'}: not readable JSON"),
     ]  # fmt: skip

@@ -262,3 +262,19 @@ def test_labels_for_the_cains_scale(tmp_path):
     path = _write_csv(tmp_path, "P1,I1,a.mp4,0,4,2,1", "P2,I2,b.mp4,5,0,0,0", header=header)
     with pytest.raises(DataError, match=r"line 3: facial_expression = 5 is outside the range 0-4"):
         read_labels(path, "cains_expression")
+
+
+def test_a_patient_list_is_read_from_a_csv_column_or_one_id_per_line(tmp_path):
+    from emoclip_clinic.scoring.labels import read_patient_list
+
+    roster = tmp_path / "enrolled.csv"
+    roster.write_text("site,patient_id,enrolled\nA,P1,2024-01\n\nB,P2,2024-02\n")
+    assert read_patient_list(roster) == ["P1", "P2"]
+    plain = tmp_path / "patients.txt"
+    plain.write_text("# cohort 2024\nP1\n\n  P2  \n")
+    assert read_patient_list(plain) == ["P1", "P2"]
+    (tmp_path / "empty.txt").write_text("# nobody yet\n")
+    with pytest.raises(DataError, match=r"empty\.txt: the patient list holds no patient id"):
+        read_patient_list(tmp_path / "empty.txt")
+    with pytest.raises(DataError, match=r"missing\.txt: patient list not found"):
+        read_patient_list(tmp_path / "missing.txt")

@@ -104,6 +104,16 @@ HeadPrecisionOption = Annotated[
         "Predictions move far less than with another --seed (tests/test_scoring.py).",
     ),
 ]
+Patients = Annotated[
+    Path | None,
+    typer.Option(
+        exists=True,
+        dir_okay=False,
+        help="The study's patient list (a CSV with a patient_id column, or one id per line): "
+        "labels naming any other patient are refused, so that a mistyped id cannot split one "
+        "patient in two across the leave-one-patient-out folds.",
+    ),
+]
 Occlusion = Annotated[
     bool, typer.Option(help="Leave out clips whose lower face is mostly covered (a hand).")
 ]
@@ -123,7 +133,8 @@ def _faces(mode: FaceMode, tracks: Path | None, detector: str):
 
 
 def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, downsample,
-         occlusion, device, seed, workers, head_loss, head_inputs, head_precision):  # fmt: skip
+         occlusion, device, seed, workers, head_loss, head_inputs, head_precision,
+         patients):  # fmt: skip
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.jobs import CohortJob
 
@@ -132,7 +143,7 @@ def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, do
                      _faces(faces, tracks, detector),
                      HeadSettings(seed=seed, loss=head_loss.value, inputs=head_inputs.value,
                                   precision=head_precision.value),
-                     device, workers)  # fmt: skip
+                     device, workers, patients)  # fmt: skip
 
 
 def _named(recordings: list[Path]) -> dict[str, Path]:
@@ -195,6 +206,7 @@ def loocv_command(
     head_loss: HeadLossOption = HeadLoss.interview,
     head_inputs: HeadInputsOption = HeadInputs.centred,
     head_precision: HeadPrecisionOption = HeadPrecision.fp32,
+    patients: Patients = None,
     seed: Annotated[int, typer.Option(help="Seed of head training and bootstrap.")] = 0,
 ) -> None:
     """Leave-one-patient-out cross-validation of the symptom head, with agreement statistics."""
@@ -204,7 +216,7 @@ def loocv_command(
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
                clip_len, downsample, occlusion, device, seed, workers, head_loss,
-               head_inputs, head_precision)  # fmt: skip
+               head_inputs, head_precision, patients)  # fmt: skip
     with RichProgress() as progress:
         result = run_loocv(job, out, n_boot=n_boot, seed=seed, progress=progress)
     stdout.print(agreement_table(result))
@@ -230,6 +242,7 @@ def train_head_command(
     head_loss: HeadLossOption = HeadLoss.interview,
     head_inputs: HeadInputsOption = HeadInputs.centred,
     head_precision: HeadPrecisionOption = HeadPrecision.fp32,
+    patients: Patients = None,
     seed: Annotated[int, typer.Option(help="Seed of head training.")] = 0,
 ) -> None:
     """Fit the symptom head on the whole cohort and save it as a bundle for `score`."""
@@ -238,7 +251,7 @@ def train_head_command(
 
     job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
                clip_len, downsample, occlusion, device, seed, workers, head_loss,
-               head_inputs, head_precision)  # fmt: skip
+               head_inputs, head_precision, patients)  # fmt: skip
     with RichProgress() as progress:
         info = run_train_head(job, out, seed=seed, progress=progress)
     stdout.print(f"head bundle: {out} ({info['cohort']['interviews']} interviews)")

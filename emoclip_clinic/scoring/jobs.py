@@ -21,7 +21,7 @@ from emoclip_clinic.scoring.bundle import save_bundle
 from emoclip_clinic.scoring.cache import RecordingEmbeddings
 from emoclip_clinic.scoring.embed import EmbedSettings
 from emoclip_clinic.scoring.head import HeadSettings, min_usable_clips
-from emoclip_clinic.scoring.labels import read_labels
+from emoclip_clinic.scoring.labels import read_labels, read_patient_list
 from emoclip_clinic.scoring.loocv import (
     agreement,
     cohort_data,
@@ -56,11 +56,13 @@ class CohortJob:
     head: HeadSettings = field(default_factory=HeadSettings)  # MLP training
     device: str = "cpu"  # torch device for the encoder and the head's training
     workers: int = 1  # recordings embedded at once, one process each
+    patients: Path | None = None  # the study's patient list; labels must name no other patient
 
 
 def _prepare(job: CohortJob, progress: ProgressHook):
     scale = load_scale(job.scale)
-    labels = read_labels(job.labels, scale, check_recordings=True)
+    known = read_patient_list(job.patients) if job.patients is not None else None
+    labels = read_labels(job.labels, scale, known_patients=known, check_recordings=True)
     encoder = load_encoder(job.checkpoint, job.device)
     recordings = dict(zip(labels.table["interview_id"], labels.recordings, strict=True))
     embeddings, failed = embed_cohort(recordings, encoder, job.embed, job.faces, job.cache_dir,
@@ -142,11 +144,16 @@ def run_loocv(
         "settings": settings_record(job.embed, job.faces)
         | {"head": asdict(job.head), "device": job.device},  # heads trained there
         "labels": {"path": str(job.labels), "sha256": sha256_file(job.labels)},
+        "patients": _file_record(job.patients),
         "n_boot": n_boot, "seed": seed, "versions": package_versions(),
         "timing_s": {"total": elapsed(start), "loocv_and_statistics": elapsed(fit_start)},
     }  # fmt: skip
     write_json_atomic(out_dir / "loocv.json", json_safe(result))
     return result
+
+
+def _file_record(path: Path | None) -> dict[str, str] | None:
+    return None if path is None else {"path": str(path), "sha256": sha256_file(path)}
 
 
 def _note_replaced(path: Path) -> None:
@@ -181,7 +188,8 @@ def run_train_head(
         "trained_on_device": job.device,
         "faces": {"mode": job.faces.mode, "detector": job.faces.detector},
         "interval_95": residual_quantiles(data, predictions),
-        "cohort": summary(data) | {"labels_sha256": sha256_file(job.labels)},
+        "cohort": summary(data) | {"labels_sha256": sha256_file(job.labels),
+                                   "patients": _file_record(job.patients)},
         "failed_recordings": failed, "seed": seed,
     }  # fmt: skip
     save_bundle(out, head, json_safe(info))

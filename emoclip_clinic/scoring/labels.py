@@ -222,6 +222,38 @@ def _resolve_recordings(
     return resolved
 
 
+def read_patient_list(path: str | Path) -> list[str]:
+    """The patient ids of a study's enrolment list (the ``known_patients`` of
+    :func:`read_labels`, ``--patients`` of ``loocv`` and ``train-head``).
+
+    The file is a CSV whose header has a ``patient_id`` column (other columns are ignored), or
+    a text file with one id per line (blank lines and lines starting with ``#`` are skipped).
+    A patient id mistyped in the labels (``P07`` for ``P7``) would make one patient two, and
+    leave-one-patient-out would then test on interviews of a patient it trained on; checking
+    the labels against this list stops that.
+
+    Raises:
+        DataError: missing or unreadable file, or no id in it.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: patient list not found")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = [[cell.strip() for cell in row] for row in csv.reader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: cannot read the patient list ({error})") from None
+    rows = [row for row in rows if any(row)]
+    if rows and "patient_id" in rows[0]:
+        column = rows[0].index("patient_id")
+        ids = [row[column] for row in rows[1:] if len(row) > column and row[column]]
+    else:
+        ids = [",".join(row) for row in rows if not row[0].startswith("#")]
+    if not ids:
+        raise DataError(f"{path}: the patient list holds no patient id")
+    return ids
+
+
 def read_labels(
     path: str | Path,
     scale: Scale | str | Path,
