@@ -173,6 +173,37 @@ def test_a_fold_never_sees_its_held_out_interviews():
     assert not np.allclose(before[1].feature_std, after[1].feature_std)
 
 
+def test_all_interviews_of_a_patient_leave_together_and_only_they(monkeypatch):
+    """Patients with 1-3 interviews, listed out of order: each fold trains on every interview
+    but one patient's, and that patient's interviews are predicted by that fold's head."""
+    from types import SimpleNamespace
+
+    from emoclip_clinic.scoring import loocv
+    from emoclip_clinic.scoring.scales import load_scale
+
+    scale = load_scale("panss_negative")
+    patients = np.array(["B", "A", "B", "C", "A", "B"])
+    ids = [f"I{i}" for i in range(len(patients))]
+    ratings = pd.DataFrame(4.0, index=ids, columns=[*scale.item_ids, scale.total.id])
+    clips = [np.full((3, 4), i, np.float32) for i in range(len(patients))]
+    trained_on = []
+
+    def fake_fit_heads(data, scale, settings, masks, device):  # one head per fold
+        trained_on.extend(np.flatnonzero(mask).tolist() for mask in masks)
+        return [SimpleNamespace(fold=k, predict_interview=lambda clips, ranges, k=k: np.full(
+            ratings.shape[1], float(k))) for k in range(len(masks))]  # fmt: skip
+
+    monkeypatch.setattr(loocv, "fit_heads", fake_fit_heads)
+    data = loocv.CohortData(ids, patients, clips, ratings)
+    predicted = loocv.leave_one_patient_out(data, scale)
+    assert len(trained_on) == 3  # one fold per patient
+    for fold, train in enumerate(trained_on):
+        held_out = sorted(set(range(len(ids))) - set(train))
+        assert len(set(patients[held_out])) == 1  # one patient leaves...
+        assert set(patients[train]).isdisjoint(patients[held_out])  # ...with all interviews
+        assert (predicted.iloc[held_out, 0] == fold).all()  # predicted by that fold's head
+
+
 def test_the_head_recovers_ratings_that_the_clip_embeddings_encode():
     # 40 patients, two latent severities driving seven 1-7 items; each clip embedding carries
     # the latents linearly under heavy clip noise. Leave-one-patient-out of the paper's head
