@@ -638,6 +638,29 @@ def test_train_head_then_score_and_refusals(cohort, tmp_path):
                         tmp_path / "scores", scale="cains_expression")  # fmt: skip
 
 
+def test_clips_without_the_face_are_flagged_counted_and_left_out_of_the_scores(cohort, tmp_path):
+    """The face track ends half-way (the patient walked out of view): of 6 clips the last 3
+    have no face."""
+    from emoclip_clinic.scoring.pipeline import FaceOptions
+
+    root, checkpoint = cohort
+    run_train_head(_job(root, checkpoint), tmp_path / "bundle")
+    tracks = tmp_path / "tracks"
+    tracks.mkdir()
+    lines = (root / "tracks" / "P00_I0.csv").read_text().splitlines()
+    (tracks / "P00_I0.csv").write_text("\n".join(lines[:25]) + "\n")  # header + frames 1-24
+    result = score_recording(root / "recordings" / "P00_I0.mp4", tmp_path / "bundle", checkpoint,
+                             tmp_path / "scores", FaceOptions("tracks", tracks))  # fmt: skip
+    quality = result["quality"]
+    assert (quality["clips"], quality["usable_clips"], quality["no_face_clips"]) == (6, 3, 3)
+    assert quality["face_time_share"] == pytest.approx(0.5)
+    timeline = pd.read_csv(tmp_path / "scores" / "P00_I0_timeline.csv")
+    assert timeline["flag"].tolist() == ["ok"] * 3 + ["no_face"] * 3
+    assert timeline["usable"].tolist() == [True] * 3 + [False] * 3
+    predicted = timeline.filter(like="predicted_")
+    assert predicted.iloc[3:].isna().all().all() and predicted.iloc[:3].notna().all().all()
+
+
 def test_score_gives_the_head_the_kind_of_input_it_was_trained_on(cohort, tmp_path):
     from emoclip_clinic.scoring.pipeline import FaceOptions
 
