@@ -844,6 +844,28 @@ def test_embed_keeps_recordings_that_share_a_file_name_apart(cohort, tmp_path):
     assert f"{first}:6/6" in printed and f"{second}:" in printed
 
 
+def test_embed_cuts_overlapping_clips_with_stride_and_crops_with_the_margin_asked(cohort, tmp_path):
+    from typer.testing import CliRunner
+
+    from emoclip_clinic.cli import app, commands  # noqa: F401  (registers the commands)
+    from emoclip_clinic.scoring.cache import EmbeddingCache
+
+    root, checkpoint = cohort
+    recording = root / "recordings" / "P00_I0.mp4"  # 48 frames: 24 sampled at --downsample 2
+    args = ["embed", str(recording), "--checkpoint", str(checkpoint), "--cache",
+            str(tmp_path / "cache"), "--clip-len", "4", "--downsample", "2"]  # fmt: skip
+    plain = CliRunner().invoke(app, args)
+    wide = CliRunner().invoke(app, [*args, "--stride", "2", "--margin", "2.0"])
+    assert plain.exit_code == 0 and wide.exit_code == 0, plain.output + wide.output
+    assert "P00_I0:6/6" in "".join(plain.output.split())  # clips start 4 sampled frames apart
+    assert "P00_I0:11/11" in "".join(wide.output.split())  # 2 apart: 0, 2, ..., 20
+    cache = EmbeddingCache(tmp_path / "cache")
+    parts = [cache.get(path.stem).meta["key_parts"]["settings"]
+             for path in (tmp_path / "cache").glob("*.npz")]  # fmt: skip
+    settings = sorted((part["stride"] or 0, part["margin"]) for part in parts)
+    assert settings == [(0, 1.4), (2, 2.0)]  # two cache entries, one per setting (0: None)
+
+
 def test_score_finds_and_tracks_the_face_in_the_real_video(cohort, shared_dir, tmp_path):
     from emoclip_clinic.scoring.pipeline import FaceOptions
 

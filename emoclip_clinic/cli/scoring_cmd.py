@@ -43,6 +43,18 @@ ClipLen = Annotated[
     typer.Option("--clip-len", "--frames", min=1, help="Frames per clip after downsampling."),
 ]  # --frames as pretrain and zeroshot name it
 Downsample = Annotated[int, typer.Option(min=1, help="Keep every k-th frame.")]
+Stride = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Sampled frames between the starts of consecutive clips; less than the clip "
+        "length makes clips overlap [default: the clip length, no overlap].",
+    ),
+]
+Margin = Annotated[
+    float,
+    typer.Option(min=1.0, help="Side of the square face crop as a multiple of the face box."),
+]
 Device = Annotated[str, typer.Option(help=DEVICE_HELP)]
 Workers = Annotated[
     int,
@@ -119,11 +131,13 @@ Occlusion = Annotated[
 ]
 
 
-def _embed_settings(clip_len: int, downsample: int, occlusion: bool):
+def _embed_settings(clip_len: int, downsample: int, occlusion: bool, stride: int | None,
+                    margin: float):  # fmt: skip
     from emoclip_clinic.scoring.embed import EmbedSettings
 
     limit = EmbedSettings.max_occluded_fraction if occlusion else None
-    return EmbedSettings(downsample=downsample, clip_len=clip_len, max_occluded_fraction=limit)
+    return EmbedSettings(downsample=downsample, clip_len=clip_len, stride=stride, margin=margin,
+                         max_occluded_fraction=limit)  # fmt: skip
 
 
 def _faces(mode: FaceMode, tracks: Path | None, detector: str):
@@ -132,15 +146,12 @@ def _faces(mode: FaceMode, tracks: Path | None, detector: str):
     return FaceOptions(mode.value, tracks, detector)
 
 
-def _job(labels, scale, checkpoint, cache, faces, tracks, detector, clip_len, downsample,
-         occlusion, device, seed, workers, head_loss, head_inputs, head_precision,
-         patients):  # fmt: skip
+def _job(labels, scale, checkpoint, cache, embed, faces, device, seed, workers, head_loss,
+         head_inputs, head_precision, patients):  # fmt: skip
     from emoclip_clinic.scoring.head import HeadSettings
     from emoclip_clinic.scoring.jobs import CohortJob
 
-    return CohortJob(labels, scale, checkpoint, cache,
-                     _embed_settings(clip_len, downsample, occlusion),
-                     _faces(faces, tracks, detector),
+    return CohortJob(labels, scale, checkpoint, cache, embed, faces,
                      HeadSettings(seed=seed, loss=head_loss.value, inputs=head_inputs.value,
                                   precision=head_precision.value),
                      device, workers, patients)  # fmt: skip
@@ -163,6 +174,8 @@ def embed_command(
     detector: Detector = "builtin",
     clip_len: ClipLen = 32,
     downsample: Downsample = 4,
+    stride: Stride = None,
+    margin: Margin = 1.4,
     occlusion: Occlusion = True,
     device: Device = "cpu",
     workers: Workers = 1,
@@ -174,7 +187,8 @@ def embed_command(
     encoder = load_encoder(checkpoint, device)
     with RichProgress() as progress:
         done, failed = embed_cohort(_named(recordings), encoder,
-                                    _embed_settings(clip_len, downsample, occlusion),
+                                    _embed_settings(clip_len, downsample, occlusion, stride,
+                                                    margin),
                                     _faces(faces, tracks, detector), cache, progress,
                                     workers)  # fmt: skip
     for name, entry in done.items():
@@ -199,6 +213,8 @@ def loocv_command(
     detector: Detector = "builtin",
     clip_len: ClipLen = 32,
     downsample: Downsample = 4,
+    stride: Stride = None,
+    margin: Margin = 1.4,
     occlusion: Occlusion = True,
     n_boot: Annotated[int, typer.Option(help="Patient-bootstrap replicates.")] = 2000,
     device: Device = "cpu",
@@ -214,9 +230,10 @@ def loocv_command(
     from emoclip_clinic.cli.tables import agreement_table
     from emoclip_clinic.scoring.jobs import run_loocv
 
-    job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, occlusion, device, seed, workers, head_loss,
-               head_inputs, head_precision, patients)  # fmt: skip
+    embed = _embed_settings(clip_len, downsample, occlusion, stride, margin)
+    job = _job(labels, _scale_name(scale), checkpoint, cache, embed,
+               _faces(faces, tracks, detector), device, seed, workers, head_loss, head_inputs,
+               head_precision, patients)  # fmt: skip
     with RichProgress() as progress:
         result = run_loocv(job, out, n_boot=n_boot, seed=seed, progress=progress)
     stdout.print(agreement_table(result))
@@ -236,6 +253,8 @@ def train_head_command(
     detector: Detector = "builtin",
     clip_len: ClipLen = 32,
     downsample: Downsample = 4,
+    stride: Stride = None,
+    margin: Margin = 1.4,
     occlusion: Occlusion = True,
     device: Device = "cpu",
     workers: Workers = 1,
@@ -249,9 +268,10 @@ def train_head_command(
     from emoclip_clinic.cli.console import RichProgress, stdout
     from emoclip_clinic.scoring.jobs import run_train_head
 
-    job = _job(labels, _scale_name(scale), checkpoint, cache, faces, tracks, detector,
-               clip_len, downsample, occlusion, device, seed, workers, head_loss,
-               head_inputs, head_precision, patients)  # fmt: skip
+    embed = _embed_settings(clip_len, downsample, occlusion, stride, margin)
+    job = _job(labels, _scale_name(scale), checkpoint, cache, embed,
+               _faces(faces, tracks, detector), device, seed, workers, head_loss, head_inputs,
+               head_precision, patients)  # fmt: skip
     with RichProgress() as progress:
         info = run_train_head(job, out, seed=seed, progress=progress)
     stdout.print(f"head bundle: {out} ({info['cohort']['interviews']} interviews)")
