@@ -492,15 +492,18 @@ import torch, torch.distributed as dist
 from emoclip_clinic.models import create_emoclip, get_tokenizer
 from emoclip_clinic.train.evaluate import embed_dataset
 
+n, broken = int(sys.argv[2]), int(sys.argv[3])
+
 class Clips(torch.utils.data.Dataset):
-    \"\"\"11 clips of 4 frames; clip 4 does not decode. Notes which clips this process read.\"\"\"
+    \"\"\"n clips of 4 frames; clip ``broken`` does not decode. Notes which clips this process
+    read.\"\"\"
     def __init__(self):
         self.read = []
     def __len__(self):
-        return 11
+        return n
     def __getitem__(self, i):
         self.read.append(i)
-        if i == 4:
+        if i == broken:
             return {"index": i, "error": "broken"}
         frames = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(i))
         return {"index": i, "video": frames, "caption": f"person {i} smiles", "label": "happy"}
@@ -518,31 +521,43 @@ torch.save({"video": out.video, "text": out.text, "indices": out.indices, "read"
 """
 
 
-def test_two_processes_each_embed_half_of_an_evaluation_set_and_both_get_all_of_it(tmp_path):
-    """Validation and test sets under torchrun: before, every process embedded the whole set."""
-    script = tmp_path / "embed.py"
+def _embed_in_shards(folder: Path, n: int, broken: int) -> list[dict]:
+    """What one process embeds, then what each of two processes holds after the gather."""
+    script = folder / "embed.py"
     script.write_text(SHARDED_EMBEDDING_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for cmd in ([sys.executable, str(script), str(tmp_path / "one")],
+    args = [str(n), str(broken)]
+    for cmd in ([sys.executable, str(script), str(folder / "one"), *args],
                 [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                 "--nproc_per_node=2", str(script), str(tmp_path / "two")]):  # fmt: skip
+                 "--nproc_per_node=2", str(script), str(folder / "two"), *args]):  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
-    load = lambda name: torch.load(tmp_path / name, weights_only=True)  # noqa: E731
-    single, first, second = load("one.0.pt"), load("two.0.pt"), load("two.1.pt")
-    assert single["indices"] == [0, 1, 2, 3, 5, 6, 7, 8, 9, 10]
-    assert sorted(first["read"]) == [0, 2, 4, 6, 8, 10] and sorted(second["read"]) == [
-        1,
-        3,
-        5,
-        7,
-        9,
-    ]
-    assert first["failed"] == [4] and second["failed"] == []  # each process reports its own
+    return [torch.load(folder / name, weights_only=True) for name in ("one.0.pt", "two.0.pt",
+                                                                      "two.1.pt")]  # fmt: skip
+
+
+def test_two_processes_each_embed_half_of_an_evaluation_set_and_both_get_all_of_it(tmp_path):
+    """Validation and test sets under torchrun: before, every process embedded the whole set.
+    Clip 3 fails, so the processes hold 6 and 4 clips."""
+    single, first, second = _embed_in_shards(tmp_path, 11, broken=3)
+    assert single["indices"] == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10]
+    assert sorted(first["read"]) == [0, 2, 4, 6, 8, 10]
+    assert sorted(second["read"]) == [1, 3, 5, 7, 9]
+    assert first["failed"] == [] and second["failed"] == [3]  # each process reports its own
     for part in (first, second):  # every process holds the whole set, in one order
         assert part["indices"] == single["indices"]
         torch.testing.assert_close(part["video"], single["video"], rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(part["text"], single["text"], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("broken", [-1, 0], ids=["one-clip", "nothing-decodes"])
+def test_an_evaluation_set_smaller_than_the_processes_is_gathered_too(broken, tmp_path):
+    """One clip: the second process has none (and with it broken, neither has any)."""
+    single, first, second = _embed_in_shards(tmp_path, 1, broken)
+    expected = [] if broken == 0 else [0]
+    assert single["indices"] == first["indices"] == second["indices"] == expected
+    assert second["read"] == [] and first["video"].shape[0] == len(expected)
+    torch.testing.assert_close(first["video"], single["video"], rtol=1e-4, atol=1e-5)
 
 
 def _with_broken_clips(toy: Path, folder: Path, clips: list[int]) -> Path:

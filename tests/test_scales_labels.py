@@ -278,3 +278,11 @@ def test_a_patient_list_is_read_from_a_csv_column_or_one_id_per_line(tmp_path):
         read_patient_list(tmp_path / "empty.txt")
     with pytest.raises(DataError, match=r"missing\.txt: patient list not found"):
         read_patient_list(tmp_path / "missing.txt")
+    bom = tmp_path / "excel.csv"  # a spreadsheet's UTF-8 export starts with a byte-order mark
+    bom.write_bytes("\ufeffpatient_id,site\r\nP1,A\r\n".encode())
+    assert read_patient_list(bom) == ["P1"]
+    for name, text in (("subjects.csv", "subject,site\nP1,A\n"),
+                       ("semicolons.csv", "patient;site\nP1;A\n")):  # fmt: skip
+        (tmp_path / name).write_text(text)
+        with pytest.raises(DataError, match=rf"{name}: a table without a patient_id column"):
+            read_patient_list(tmp_path / name)

@@ -716,13 +716,17 @@ def test_a_bundle_missing_what_score_reads_is_refused_by_name(cohort, tmp_path):
     load_bundle(bundle, SCORE_KEYS)  # complete as train-head wrote it
     edits = [(lambda m: m.pop("cohort"), "no cohort"),
              (lambda m: m["encoder"].pop("sha256"), "no encoder.sha256"),
-             (lambda m: m.update(scale="PANSS"), "no scale.name, scale.ranges")]  # fmt: skip
+             (lambda m: m["scale"].pop("total"), "no scale.total"),
+             (lambda m: m.update(scale="PANSS"), "no scale.name, scale.items")]  # fmt: skip
     for edit, named in edits:
         changed = json.loads(json.dumps(meta))
         edit(changed)
         meta_path.write_text(json.dumps(changed))
         with pytest.raises(CheckpointError, match=rf"{meta_path}: incomplete bundle, {named}"):
             load_bundle(bundle, SCORE_KEYS)
+    meta_path.write_text(json.dumps(meta | {"embed_settings": {"clip_length": 4}}))
+    with pytest.raises(CheckpointError, match=rf"{bundle}: unreadable embed_settings"):
+        score_recording(root / "recordings" / "P00_I0.mp4", bundle, checkpoint, tmp_path / "s")
 
 
 def test_prediction_intervals_are_the_conformal_rank_and_the_whole_scale_when_too_few():

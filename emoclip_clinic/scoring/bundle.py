@@ -32,7 +32,7 @@ META = "bundle.json"
 SCORE_KEYS = ("target_columns", "head_sha256", "scale", "encoder", "embed_settings", "interval_95",
               "cohort")  # fmt: skip
 # Keys that ``score`` reads inside the required keys above.
-_INNER_KEYS = {"scale": ("name", "ranges"), "encoder": ("config", "sha256")}
+_INNER_KEYS = {"scale": ("name", "items", "total", "ranges"), "encoder": ("config", "sha256")}
 
 
 def save_bundle(path: str | Path, head: FittedHead, info: dict[str, Any]) -> Path:

@@ -223,17 +223,24 @@ def _resolve_recordings(
 
 
 def read_patient_list(path: str | Path) -> list[str]:
-    """The patient ids of a study's enrolment list (the ``known_patients`` of
-    :func:`read_labels`, ``--patients`` of ``loocv`` and ``train-head``).
+    """The patient ids of a study's enrolment list (``--patients`` of ``loocv`` and
+    ``train-head``; the ``known_patients`` of :func:`read_labels`).
 
-    The file is a CSV whose header has a ``patient_id`` column (other columns are ignored), or
-    a text file with one id per line (blank lines and lines starting with ``#`` are skipped).
     A patient id mistyped in the labels (``P07`` for ``P7``) would make one patient two, and
     leave-one-patient-out would then test on interviews of a patient it trained on; checking
     the labels against this list stops that.
 
+    Args:
+        path: A CSV whose header has a ``patient_id`` column (other columns are ignored), or a
+            text file with one id per line. Blank lines and lines starting with ``#`` are
+            skipped in both.
+
+    Returns:
+        The ids in file order.
+
     Raises:
-        DataError: missing or unreadable file, or no id in it.
+        DataError: missing or unreadable file, a table without a ``patient_id`` column (a line
+            with several fields, or with a semicolon or tab), or no id at all.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -243,12 +250,18 @@ def read_patient_list(path: str | Path) -> list[str]:
             rows = [[cell.strip() for cell in row] for row in csv.reader(handle)]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"{path}: cannot read the patient list ({error})") from None
-    rows = [row for row in rows if any(row)]
+    rows = [row for row in rows if any(row) and not row[0].startswith("#")]
     if rows and "patient_id" in rows[0]:
         column = rows[0].index("patient_id")
         ids = [row[column] for row in rows[1:] if len(row) > column and row[column]]
     else:
-        ids = [",".join(row) for row in rows if not row[0].startswith("#")]
+        table = next((row for row in rows if len([c for c in row if c]) > 1
+                      or any(mark in row[0] for mark in ";\t")), None)  # fmt: skip
+        if table is not None:
+            raise DataError(f"{path}: a table without a patient_id column (first line: "
+                            f"{','.join(rows[0])!r}); name the column patient_id, or list one "
+                            "id per line")  # fmt: skip
+        ids = [row[0] for row in rows]
     if not ids:
         raise DataError(f"{path}: the patient list holds no patient id")
     return ids

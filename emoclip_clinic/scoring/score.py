@@ -161,7 +161,12 @@ def score_recording(
     head, meta = load_bundle(bundle, SCORE_KEYS)
     encoder = load_encoder(checkpoint, device)
     check_bundle_fits(meta, encoder.weights_sha256, scale)
-    settings = EmbedSettings(**meta["embed_settings"])
+    try:
+        settings = EmbedSettings(**meta["embed_settings"])
+    except TypeError as err:  # not a mapping, or keys of no version of EmbedSettings
+        raise CheckpointError(
+            f"{bundle}: unreadable embed_settings in the bundle ({err})"
+        ) from None
     faces = _faces_as_trained(faces, meta, bundle)
     if occlusion is not None:
         limit = EmbedSettings.max_occluded_fraction if occlusion else None

@@ -14,6 +14,7 @@ from emoclip_clinic.data.dataset import collate_clips
 from emoclip_clinic.models.build import Tokenizer
 from emoclip_clinic.models.emoclip import EmoCLIP
 from emoclip_clinic.progress import NO_PROGRESS, ProgressHook
+from emoclip_clinic.train.distributed import all_counts
 from emoclip_clinic.train.loss import gather_with_local_grad
 
 
@@ -86,11 +87,13 @@ def embed_dataset(
     if world == 1:
         return EmbeddedSet(video, text, indices, failed)
     # The processes' shards interleave; gathering and sorting by index gives one order.
-    gathered = gather_with_local_grad(torch.tensor(indices, dtype=torch.long, device=device))
+    sizes = all_counts(len(indices), device)
+    local = torch.tensor(indices, dtype=torch.long, device=device)
+    gathered = gather_with_local_grad(local, sizes)
     order = torch.argsort(gathered)
     return EmbeddedSet(
-        gather_with_local_grad(video)[order],
-        gather_with_local_grad(text)[order],
+        gather_with_local_grad(video, sizes)[order],
+        gather_with_local_grad(text, sizes)[order],
         gathered[order].tolist(),
         failed,
     )

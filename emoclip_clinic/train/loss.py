@@ -46,6 +46,8 @@ def gather_with_local_grad(x: torch.Tensor, sizes: list[int] | None = None) -> t
     if world_size() == 1:
         return x
     sizes = sizes or all_counts(x.shape[0], x.device)
+    if max(sizes) == 0:  # nothing to gather on any process: every process skips the collective
+        return x
     padded = x.detach()
     if x.shape[0] < max(sizes):  # all_gather needs one shape on every process
         padded = torch.cat([padded, padded.new_zeros(max(sizes) - x.shape[0], *x.shape[1:])])
