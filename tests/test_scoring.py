@@ -57,6 +57,19 @@ def test_openface_landmarks_and_box_columns_give_boxes(tmp_path):
         read_face_tracks(bad)
 
 
+def test_overlapping_clips_detect_each_frame_once_and_agree_on_shared_frames():
+    """--stride 2 with 4-frame clips: frames 2 and 3 are in both clips. They were detected
+    again (twice the detector calls) and could get other boxes in the second clip."""
+    faces = [[FaceBox(100 + 5 * i, 100, 80, 80, 0.9)] for i in range(6)]
+    tracker = DetectorTracker(_FakeDetector(faces), TrackerSettings(detect_every=1))
+    frames = np.zeros((4, 8, 8, 3), np.uint8)
+    first = tracker.boxes([0, 1, 2, 3], frames)
+    second = tracker.boxes([2, 3, 4, 5], frames)  # the script has 6 answers: one call a frame
+    assert second[:2] == first[2:] and second[2:] == [faces[4][0], faces[5][0]]
+    looped = DetectorTracker(_FakeDetector(faces[:2]), TrackerSettings(detect_every=1))
+    assert looped.boxes([0, 1, 0, 1], frames) == [faces[0][0], faces[1][0]] * 2  # a short clip
+
+
 def test_a_patient_never_tracked_is_not_replaced_by_the_interviewer(tmp_path):
     """The patient's rows all failed (success 0): the recording has no patient face. Before,
     roles were read from the successful rows only, and the interviewer became the patient."""

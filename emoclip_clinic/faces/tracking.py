@@ -83,6 +83,7 @@ class DetectorTracker:
         self.description = self.describe(detector.name, self.settings)
         self._last: FaceBox | None = None  # the patient's last detected box
         self._held: FaceBox | None = None  # the box of the latest detection frame (None: missed)
+        self._seen: dict[int, FaceBox | None] = {}  # answers for frames of the current clip span
         self._misses = 0
         self._count = 0
 
@@ -109,16 +110,25 @@ class DetectorTracker:
         return near if shift <= s.max_shift * size else None
 
     def boxes(self, frame_indices: Sequence[int], frames: np.ndarray) -> list[FaceBox | None]:
-        """Detect on every ``detect_every``-th frame, hold the box in between."""
+        """Detect on every ``detect_every``-th new frame, hold the box in between.
+
+        Clips come in recording order. A frame seen before (clips that overlap, or a short
+        clip's looped frames) gets the answer it got then, without detecting again.
+        """
         out: list[FaceBox | None] = []
-        for frame in frames:  # the count runs on across calls, and so does the held box
-            if self._count % self.settings.detect_every == 0:
-                found = self._match(self.detector.detect(frame))
-                if found is None:
-                    self._misses += 1
-                    self._held = None
-                else:
-                    self._misses, self._last, self._held = 0, found, found
-            self._count += 1
-            out.append(self._held)
+        for index, frame in zip(map(int, frame_indices), frames, strict=True):
+            if index not in self._seen:  # the count runs on across calls, as does the held box
+                if self._count % self.settings.detect_every == 0:
+                    found = self._match(self.detector.detect(frame))
+                    if found is None:
+                        self._misses += 1
+                        self._held = None
+                    else:
+                        self._misses, self._last, self._held = 0, found, found
+                self._count += 1
+                self._seen[index] = self._held
+            out.append(self._seen[index])
+        if len(frame_indices):  # later clips start here or later: older answers are not needed
+            first = min(map(int, frame_indices))
+            self._seen = {i: box for i, box in self._seen.items() if i >= first}
         return out
