@@ -77,9 +77,11 @@ def test_a_patient_never_tracked_is_not_replaced_by_the_interviewer(tmp_path):
     rows = ["frame,face_id,confidence,success,face_x,face_y,face_w,face_h,role"]
     for frame in (1, 2):
         rows += [f"{frame},0,0.1,0,0,0,0,0,patient", f"{frame},1,0.9,1,300,40,90,90,interviewer"]
+    rows += ["3,,0,0,,,,,", "3,1,0.9,1,304,40,90,90,"]  # a row of nothing; a blank role
     tracks.write_text("\n".join(rows) + "\n")
     read = read_face_tracks(tracks)
     assert read.patient_id() == 0 and 0 not in read.boxes
+    assert read.roles == {0: "patient", 1: "interviewer"}
     source = TrackFile(read, name="tracks.csv")
     assert source.boxes([0, 1], np.zeros((2, 8, 8, 3), np.uint8)) == [None, None]
 

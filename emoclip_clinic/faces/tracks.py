@@ -74,9 +74,13 @@ def read_face_tracks(path: str | Path) -> FaceTracks:
     if "frame" not in table:
         raise DataError(f"{path}: no 'frame' column")
     table = _box_frame(table, path)
-    roles = {}  # from every row: a patient never tracked successfully is still the patient
+    roles: dict[int, str] = {}  # from every row: a patient never tracked is still the patient
     if "role" in table:
-        roles = {int(k): str(v) for k, v in zip(_face_ids(table), table["role"], strict=True)}
+        named = table[table["role"].fillna("").astype(str).str.strip() != ""]
+        if "face_id" in named:
+            named = named[named["face_id"].notna()]
+        for face_id, role in zip(_face_ids(named), named["role"], strict=True):
+            roles.setdefault(int(face_id), str(role).strip())  # a face's first role
     if "success" in table:
         table = table[table["success"].fillna(0).astype(float) > 0]
     table = table.dropna(subset=["x", "y", "w", "h"])
