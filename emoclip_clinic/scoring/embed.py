@@ -17,6 +17,7 @@ cache shows what the flag left out; only ``usable`` decides what is scored.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -205,15 +206,18 @@ def embed_recording(
             batch.clear()
 
     prepared = _prepare_clips(reader, source, settings, ClipTransform(preprocess), size)
-    for p in _background(prepared, depth=2 * settings.batch_clips):
-        out["start_s"][p.index], out["end_s"][p.index] = p.start_s, p.end_s
-        out["face_fraction"][p.index], out["confidence"][p.index] = p.face_fraction, p.confidence
-        occlusion.add(p.index, p.face_frames, p.descriptors)
-        if p.video is not None:
-            batch.append(p)
-            if len(batch) == settings.batch_clips:
-                flush()
-        progress.advance(task)
+    # closing: an error here stops the decoding thread at once, not when the generator is freed
+    with contextlib.closing(_background(prepared, depth=2 * settings.batch_clips)) as clips:
+        for p in clips:
+            out["start_s"][p.index], out["end_s"][p.index] = p.start_s, p.end_s
+            out["face_fraction"][p.index] = p.face_fraction
+            out["confidence"][p.index] = p.confidence
+            occlusion.add(p.index, p.face_frames, p.descriptors)
+            if p.video is not None:
+                batch.append(p)
+                if len(batch) == settings.batch_clips:
+                    flush()
+            progress.advance(task)
     flush()
     progress.end(task)
     occluded = _flag_occluded(out, occlusion, settings)

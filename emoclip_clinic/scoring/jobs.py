@@ -143,7 +143,7 @@ def run_loocv(
                     "checkpoint": encoder.checkpoint},
         "settings": settings_record(job.embed, job.faces)
         | {"head": asdict(job.head), "device": job.device},  # heads trained there
-        "labels": {"path": str(job.labels), "sha256": sha256_file(job.labels)},
+        "labels": _file_record(job.labels),
         "patients": _file_record(job.patients),
         "n_boot": n_boot, "seed": seed, "versions": package_versions(),
         "timing_s": {"total": elapsed(start), "loocv_and_statistics": elapsed(fit_start)},
