@@ -116,7 +116,8 @@ class DetectorTracker:
         clip's looped frames) gets the answer it got then, without detecting again.
         """
         out: list[FaceBox | None] = []
-        for index, frame in zip(map(int, frame_indices), frames, strict=True):
+        indices = [int(i) for i in frame_indices]
+        for index, frame in zip(indices, frames, strict=True):
             if index not in self._seen:  # the count runs on across calls, as does the held box
                 if self._count % self.settings.detect_every == 0:
                     found = self._match(self.detector.detect(frame))
@@ -128,7 +129,6 @@ class DetectorTracker:
                 self._count += 1
                 self._seen[index] = self._held
             out.append(self._seen[index])
-        if len(frame_indices):  # later clips start here or later: older answers are not needed
-            first = min(map(int, frame_indices))
-            self._seen = {i: box for i, box in self._seen.items() if i >= first}
+        first = min(indices, default=0)  # later clips start here or later: older answers
+        self._seen = {i: box for i, box in self._seen.items() if i >= first}  # are not needed
         return out

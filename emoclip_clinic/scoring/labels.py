@@ -255,9 +255,7 @@ def read_patient_list(path: str | Path) -> list[str]:
         column = rows[0].index("patient_id")
         ids = [row[column] for row in rows[1:] if len(row) > column and row[column]]
     else:
-        table = next((row for row in rows if len([c for c in row if c]) > 1
-                      or any(mark in row[0] for mark in ";\t")), None)  # fmt: skip
-        if table is not None:
+        if any(sum(map(bool, row)) > 1 or ";" in row[0] or "\t" in row[0] for row in rows):
             raise DataError(f"{path}: a table without a patient_id column (first line: "
                             f"{','.join(rows[0])!r}); name the column patient_id, or list one "
                             "id per line")  # fmt: skip

@@ -88,6 +88,8 @@ def class_list(
         ConfigError: a class or a compound's component has no description.
     """
     labels = sorted({s.label for s in samples})
+    if candidates is None and any(len(s.labels) > 1 for s in samples):
+        candidates = labels  # compound labels without a fixed set: the ones present
     if candidates is not None:
         classes = list(dict.fromkeys(candidates))
         for label in classes:
@@ -96,10 +98,6 @@ def class_list(
         if missing:
             raise DataError(f"labels {missing} are not among the {len(classes)} candidate classes")
         return classes
-    if any(len(s.labels) > 1 for s in samples):
-        for label in labels:
-            descriptions.components(label)
-        return labels
     unknown = [lab for lab in labels if lab not in descriptions.classes]
     if unknown:
         raise DataError(
